@@ -1,0 +1,49 @@
+"""Exception and warning types shared by every genatator module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GenatatorError(Exception):
+    """Base class of every error genatator raises on purpose."""
+
+
+class InputError(GenatatorError):
+    """A user's input file is malformed; the message names the file, record and line."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        record: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.problem = message
+        self.path = None if path is None else str(path)
+        self.record = record
+        self.line = line
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append("<stdin>" if self.path == "-" else self.path)
+        if self.record is not None:
+            where.append(f"record {self.record!r}")
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        return f"{', '.join(where)}: {self.problem}" if where else self.problem
+
+
+class ConfigError(GenatatorError):
+    """A configuration value or option combination is invalid."""
+
+
+class ModelError(GenatatorError):
+    """A model directory or checkpoint cannot be loaded or does not match its config."""
+
+
+class GenatatorWarning(UserWarning):
+    """A recoverable oddity in the input (counted and reported, not fatal)."""

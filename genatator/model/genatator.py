@@ -1,0 +1,283 @@
+"""The GENATATOR annotator: RMT encoder → token-to-nucleotide map → U-Net → 5 classes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from genatator import __version__
+from genatator._io import atomic_output
+from genatator.errors import ConfigError, ModelError
+from genatator.model.config import GenatatorConfig
+from genatator.model.encoder import AttentionImpl, GenaEncoder
+from genatator.model.rmt import RecurrentMemoryEncoder
+from genatator.model.unet import UNet1D, run_chunked
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+MODEL_TYPE = "genatator"
+
+
+@dataclass
+class ModelInputs:
+    """A batch of windows, tokenised (see :func:`genatator.model.inputs.build_inputs`).
+
+    Attributes:
+        token_ids: B 1-D tensors of content token ids (no CLS/SEP/PAD).
+        nucleotide_ids: ``(B, L)`` single-letter token id of every nucleotide (PAD beyond a
+            window's length).
+        nucleotide_to_token: ``(B, L)`` index of the content token covering each nucleotide, or
+            -1 where no token covers it (inside a long N run, after truncation, beyond the end).
+        lengths: ``(B,)`` nucleotides per window.
+    """
+
+    token_ids: list[torch.Tensor]
+    nucleotide_ids: torch.Tensor
+    nucleotide_to_token: torch.Tensor
+    lengths: torch.Tensor
+
+    def to(self, device: torch.device | str) -> ModelInputs:
+        return ModelInputs(
+            token_ids=[t.to(device) for t in self.token_ids],
+            nucleotide_ids=self.nucleotide_ids.to(device),
+            nucleotide_to_token=self.nucleotide_to_token.to(device),
+            lengths=self.lengths.to(device),
+        )
+
+
+@dataclass
+class ModelOutput:
+    """Per-nucleotide logits of the last recycling cycle, their validity mask and the loss."""
+
+    logits: torch.Tensor  # (B, L, num_labels); 0 where mask is False
+    mask: torch.Tensor  # (B, L) bool: nucleotides that a token covers
+    loss: torch.Tensor | None = None
+
+
+class GenatatorModel(nn.Module):
+    """Per-nucleotide 5'UTR / exon / intron / 3'UTR / CDS classifier over long DNA windows.
+
+    The encoder reads the window's BPE tokens through a Recurrent Memory Transformer; each token's
+    final state is copied to every nucleotide it covers, concatenated with a learned nucleotide
+    embedding (2H features), refined by a 1-D U-Net for ``unet.cycles`` cycles
+    (``x ← x + z``) and classified by one linear layer.
+
+    Where this differs from the authors' code (GENATATOR, Shmelev et al.):
+
+    1. Nucleotides covered by no token (inside long N runs) stay in place with a zero token state
+       instead of being removed from the U-Net input, so convolutions see true genomic distances;
+       they are masked out of the loss and their logits are 0.
+    2. RMT samples run as a batch (right-aligned over steps), not only one at a time; each
+       sample's result is the same as when run alone.
+    3. The memory update is out of place (no in-place write into a graph tensor).
+    """
+
+    def __init__(self, config: GenatatorConfig, *, attn_impl: AttentionImpl = "sdpa") -> None:
+        super().__init__()
+        self.config = config
+        vocab = config.encoder.vocab_size
+        hidden = config.encoder.hidden_size
+        # The encoder gets its own config copy: its table grows by the memory rows, while the
+        # model config keeps the tokenizer's vocabulary size.
+        encoder = GenaEncoder(dataclasses.replace(config.encoder), attn_impl=attn_impl)
+        # Memory tokens are extra embedding rows V..V+M-1 (the layout of GENATATOR checkpoints).
+        encoder.resize_token_embeddings(vocab + config.memory.num_mem_tokens)
+        self.memory_encoder = RecurrentMemoryEncoder(
+            encoder,
+            config.memory,
+            cls_token_id=config.cls_token_id,
+            sep_token_id=config.sep_token_id,
+            pad_token_id=config.pad_token_id,
+            mem_token_start=vocab,
+        )
+        self.nucleotide_embedding = nn.Embedding(vocab, hidden)
+        nn.init.normal_(self.nucleotide_embedding.weight, std=0.02)
+        self.unet = UNet1D(2 * hidden, config.unet.resolved_channels(hidden))
+        self.classifier = nn.Linear(2 * hidden, config.num_labels)
+        nn.init.normal_(self.classifier.weight, std=0.02)
+        nn.init.zeros_(self.classifier.bias)
+
+    @property
+    def encoder(self) -> GenaEncoder:
+        return self.memory_encoder.encoder
+
+    def forward(
+        self,
+        inputs: ModelInputs,
+        *,
+        labels: torch.Tensor | None = None,
+        label_mask: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """Predict per-nucleotide logits; with ``labels`` also the masked multi-label BCE loss.
+
+        Args:
+            inputs: the tokenised windows.
+            labels: ``(B, L, num_labels)`` 0/1 targets.
+            label_mask: ``(B, L)`` bool, which nucleotides count in the loss (default: the covered
+                ones). Always intersected with the covered nucleotides.
+
+        Returns:
+            ModelOutput; ``loss`` is the BCE summed over valid (nucleotide, class) elements and
+            recycling cycles, divided by the element count times the cycles.
+        """
+        token_states = self.memory_encoder(inputs.token_ids).hidden  # (B, T, H)
+        covered = inputs.nucleotide_to_token >= 0  # (B, L)
+        index = inputs.nucleotide_to_token.clamp(min=0)
+        # (B, T, H) -> (B, L, H): each nucleotide takes its covering token's state.
+        repeated = torch.gather(
+            token_states, 1, index.unsqueeze(-1).expand(-1, -1, token_states.shape[-1])
+        )
+        repeated = repeated * covered.unsqueeze(-1).to(repeated.dtype)
+        features = torch.cat([self.nucleotide_embedding(inputs.nucleotide_ids), repeated], dim=-1)
+
+        lengths = inputs.lengths.tolist()
+        x = [features[b, :n] for b, n in enumerate(lengths)]  # B × (L_b, 2H)
+        mask = covered.clone()
+        if labels is not None:
+            mask_loss = covered if label_mask is None else covered & label_mask.bool()
+            denominator = mask_loss.sum() * self.config.num_labels * self.config.unet.cycles
+            loss = features.new_zeros(())
+        logits = None
+        for _ in range(self.config.unet.cycles):
+            z = [F.silu(out) for out in run_chunked(self.unet, x, self.config.unet.chunk_size)]
+            logits = self._pad(
+                [self.classifier(zb) for zb in z], features.shape[1], self.config.num_labels
+            )
+            if labels is not None:
+                element = F.binary_cross_entropy_with_logits(
+                    logits, labels.to(logits.dtype), reduction="none"
+                )
+                loss = loss + (element * mask_loss.unsqueeze(-1)).sum()
+            x = [xb + zb for xb, zb in zip(x, z)]
+        assert logits is not None  # cycles >= 1 is enforced by UNetConfig
+        logits = logits * mask.unsqueeze(-1).to(logits.dtype)
+        if labels is None:
+            return ModelOutput(logits=logits, mask=mask)
+        return ModelOutput(logits=logits, mask=mask, loss=loss / denominator.clamp(min=1))
+
+    @staticmethod
+    def _pad(rows: list[torch.Tensor], length: int, channels: int) -> torch.Tensor:
+        out = rows[0].new_zeros(len(rows), length, channels)
+        for b, row in enumerate(rows):
+            out[b, : row.shape[0]] = row
+        return out
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (each atomically)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "model_type": MODEL_TYPE,
+            "genatator_version": __version__,
+            **self.config.to_dict(),
+        }
+        with atomic_output(directory / CONFIG_NAME) as handle:
+            json.dump(payload, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
+            handle.write(_safetensors_bytes(state))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        attn_impl: AttentionImpl = "sdpa",
+        map_location: str | torch.device = "cpu",
+    ) -> GenatatorModel:
+        """Load a model directory written by :meth:`save_pretrained` (or a hub id of one).
+
+        Raises:
+            ModelError: the directory is missing, not a genatator model, or its weights do not
+                match its config.
+        """
+        from genatator.model.checkpoints import resolve_model_dir
+
+        directory = resolve_model_dir(name_or_path)
+        config = read_model_config(directory)
+        model = cls(config, attn_impl=attn_impl)
+        weights_path = directory / WEIGHTS_NAME
+        if not weights_path.is_file():
+            raise ModelError(f"{directory}: no {WEIGHTS_NAME} in the model directory")
+        try:
+            state = load_file(str(weights_path), device=str(map_location))
+        except Exception as exc:  # safetensors raises its own error types for corrupt files
+            raise ModelError(f"{weights_path}: cannot read weights ({exc})") from None
+        load_strict(model, state, source=str(weights_path))
+        return model.eval()
+
+
+def read_model_config(directory: Path) -> GenatatorConfig:
+    """Read and validate a genatator ``config.json``."""
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise ModelError(f"{directory}: not a model directory (no {CONFIG_NAME})")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    model_type = values.pop("model_type", None)
+    if model_type != MODEL_TYPE:
+        hint = " (a GENA-LM backbone? pass it as --backbone)" if model_type == "bert" else ""
+        raise ModelError(f"{path}: model_type is {model_type!r}, not {MODEL_TYPE!r}{hint}")
+    values.pop("genatator_version", None)
+    try:
+        return GenatatorConfig.from_dict(values)
+    except (ConfigError, TypeError) as exc:
+        raise ModelError(f"{path}: {exc}") from None
+
+
+def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
+    """``load_state_dict(strict=True)`` naming missing, unexpected and misshapen keys."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshapen = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing {_few(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_few(unexpected)}")
+    if misshapen:
+        problems.append(
+            "shape mismatch "
+            + _few(
+                [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in misshapen]
+            )
+        )
+    if problems:
+        raise ModelError(f"{source}: weights do not match the model: {'; '.join(problems)}")
+    module.load_state_dict(state, strict=True)
+
+
+def _few(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _safetensors_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    from safetensors.torch import save
+
+    return save(state, metadata={"format": "pt"})
+
+
+__all__ = [
+    "GenatatorModel",
+    "ModelInputs",
+    "ModelOutput",
+    "load_strict",
+    "read_model_config",
+]

@@ -1,0 +1,53 @@
+"""Shared pytest fixtures: paths to the optional ../shared data and GENA-LM golden fixtures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real genomes and annotations in ../shared/data (skipped when absent, as in a clone)."""
+    path = SHARED / "data"
+    if not path.is_dir():
+        pytest.skip(f"real genome data not present at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden_fixture() -> Path:
+    """The GENA-LM tiny golden safetensors file (skipped when absent)."""
+    path = SHARED / "fixtures" / "gena_tiny_golden.safetensors"
+    if not path.is_file():
+        pytest.skip(f"GENA-LM golden fixture not present at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gt_binary() -> str:
+    """The genometools ``gt`` executable (skipped when not installed)."""
+    gt = shutil.which("gt")
+    if gt is None:
+        pytest.skip("genometools (gt) is not installed")
+    return gt
+
+
+def random_dna(length: int, seed: int) -> str:
+    """Deterministic uniform ACGT sequence."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return "".join(rng.choice(list("ACGT"), size=length))
+
+
+@pytest.fixture(scope="session")
+def small_tokenizer():
+    """A 300-entry GENA-format BPE tokenizer trained on pseudo-random DNA (about a second)."""
+    from genatator.tokenizer import DnaTokenizer
+
+    return DnaTokenizer.train([random_dna(60_000, seed=1)], vocab_size=300, piece_length=2000)

@@ -25,9 +25,34 @@ def display_name(path: str | Path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
 
 
+class _Prefixed(io.RawIOBase):
+    """A raw stream that yields ``prefix`` and then the rest of ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = (
+            self._stream.read1(len(buffer))
+            if hasattr(self._stream, "read1")
+            else self._stream.read(len(buffer))
+        )
+        buffer[: len(data)] = data
+        return len(data)
+
+
 @contextlib.contextmanager
 def open_text(path: str | Path) -> Iterator[IO[str]]:
-    """Open a plain, gzip or bgzip text file (or '-' for stdin), sniffing compression by magic bytes.
+    """Open a plain, gzip or bgzip text file (or '-' for stdin), detecting gzip by magic bytes.
 
     Raises:
         InputError: the file does not exist, is a directory or cannot be read.
@@ -45,9 +70,10 @@ def open_text(path: str | Path) -> Iterator[IO[str]]:
         except PermissionError:
             raise InputError("permission denied", path=path) from None
         owned = True
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore
+    # peek() on a pipe may return a single byte, so read the magic and put it back in front.
+    magic = raw.read(2)
+    buffered = io.BufferedReader(_Prefixed(magic, raw))
     try:
-        magic = buffered.peek(2)[:2]
         binary: IO[bytes] = gzip.GzipFile(fileobj=buffered) if magic == GZIP_MAGIC else buffered
         text = io.TextIOWrapper(binary, encoding="utf-8", errors="strict", newline=None)
         try:
@@ -58,7 +84,7 @@ def open_text(path: str | Path) -> Iterator[IO[str]]:
                 binary.close()
     finally:
         if owned:
-            buffered.close()
+            raw.close()
 
 
 @contextlib.contextmanager
@@ -76,6 +102,9 @@ def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp creates 0600; give outputs the usual mode
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
             yield handle

@@ -1,0 +1,30 @@
+"""Gene annotations: the data model, GFF3/GTF reading and GFF3 writing."""
+
+from __future__ import annotations
+
+from genatator.annotation.models import (
+    CODING_KIND,
+    LNC_KIND,
+    NONCODING_KINDS,
+    Annotation,
+    Gene,
+    Span,
+    Transcript,
+)
+from genatator.annotation.read import TRANSCRIPT_KINDS, read_annotation
+from genatator.annotation.write import cds_phases, save_gff3, write_gff3
+
+__all__ = [
+    "CODING_KIND",
+    "LNC_KIND",
+    "NONCODING_KINDS",
+    "TRANSCRIPT_KINDS",
+    "Annotation",
+    "Gene",
+    "Span",
+    "Transcript",
+    "cds_phases",
+    "read_annotation",
+    "save_gff3",
+    "write_gff3",
+]

@@ -1,0 +1,143 @@
+"""Complete model directories (weights, config, tokenizer, model card): create and load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from genatator import __version__
+from genatator.errors import ConfigError, ModelError
+from genatator.model.checkpoints import init_from_gena, read_gena_checkpoint, resolve_model_dir
+from genatator.model.config import preset_config
+from genatator.model.genatator import GenatatorModel
+from genatator.tokenizer import TOKENIZER_FILE, DnaTokenizer
+
+#: Tokenizer used by ``model init`` when neither --tokenizer nor --backbone names one.
+BUNDLED_TOKENIZER = "dmel_bpe_4096.json"
+
+
+def bundled_tokenizer() -> DnaTokenizer:
+    """The packaged 4096-entry BPE tokenizer trained on D. melanogaster chr2R."""
+    with resources.as_file(resources.files("genatator.resources") / BUNDLED_TOKENIZER) as path:
+        return DnaTokenizer.from_file(path)
+
+
+def load_tokenizer(source: str | Path) -> DnaTokenizer:
+    """A tokenizer from a ``tokenizer.json`` file or a directory holding one."""
+    path = Path(source)
+    if path.is_file():
+        return DnaTokenizer.from_file(path)
+    return DnaTokenizer.from_pretrained(resolve_model_dir(source))
+
+
+def load_model_directory(name_or_path: str | Path) -> tuple[GenatatorModel, DnaTokenizer]:
+    """Load a model directory's model and tokenizer, checking that they belong together.
+
+    Raises:
+        ModelError: either part is missing or their vocabularies or special ids disagree.
+    """
+    directory = resolve_model_dir(name_or_path)
+    model = GenatatorModel.from_pretrained(directory)
+    tokenizer = DnaTokenizer.from_pretrained(directory)
+    check_compatible(model, tokenizer, source=str(directory))
+    return model, tokenizer
+
+
+def check_compatible(model: GenatatorModel, tokenizer: DnaTokenizer, *, source: str) -> None:
+    config = model.config
+    if tokenizer.vocab_size != config.encoder.vocab_size:
+        raise ModelError(f"{source}: tokenizer has {tokenizer.vocab_size} entries but the model "
+                         f"expects {config.encoder.vocab_size}")
+    ids = (tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id)
+    if ids != (config.cls_token_id, config.sep_token_id, config.pad_token_id):
+        raise ModelError(f"{source}: tokenizer CLS/SEP/PAD ids {ids} differ from the model's")
+
+
+def init_model_directory(output: str | Path, *, preset: str, tokenizer: str | Path | None = None,
+                         backbone: str | Path | None = None, seed: int = 0) -> Path:
+    """Create a model directory with random weights, or with a GENA-LM encoder from ``backbone``.
+
+    With a backbone, the encoder's shape comes from the checkpoint and the preset supplies the
+    memory, U-Net and window settings; the tokenizer defaults to the backbone's own.
+    The directory is assembled beside ``output`` and renamed into place, so a failure leaves
+    nothing behind.
+
+    Raises:
+        ConfigError: ``output`` exists and is not empty.
+        ModelError: the tokenizer or backbone cannot be loaded or do not fit together.
+    """
+    target = Path(output)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(f"{target}: already exists and is not an empty directory")
+    if tokenizer is not None:
+        tok = load_tokenizer(tokenizer)
+        tokenizer_source = str(tokenizer)
+    elif backbone is not None:
+        tok = DnaTokenizer.from_pretrained(resolve_model_dir(backbone))
+        tokenizer_source = f"the backbone {backbone}"
+    else:
+        tok = bundled_tokenizer()
+        tokenizer_source = f"bundled {BUNDLED_TOKENIZER}"
+
+    config = preset_config(preset, vocab_size=tok.vocab_size)
+    if backbone is not None:
+        encoder_config, _ = read_gena_checkpoint(backbone)
+        if encoder_config.vocab_size != tok.vocab_size:
+            raise ModelError(f"{backbone}: backbone vocabulary {encoder_config.vocab_size} differs "
+                             f"from the tokenizer's {tok.vocab_size}")
+        config.encoder = encoder_config
+        config.__post_init__()  # re-validate segment size against the backbone's positions
+    torch.manual_seed(seed)
+    model = GenatatorModel(config)
+    if backbone is not None:
+        init_from_gena(model, backbone)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tok.save_pretrained(staging)
+        (staging / "README.md").write_text(
+            _model_card(model, preset=preset, tokenizer_source=tokenizer_source,
+                        backbone=backbone, seed=seed), encoding="utf-8")
+        if target.exists():
+            target.rmdir()  # empty, checked above
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _model_card(model: GenatatorModel, *, preset: str, tokenizer_source: str,
+                backbone: str | Path | None, seed: int) -> str:
+    config = model.config
+    params = sum(p.numel() for p in model.parameters())
+    encoder = config.encoder
+    weights = (f"encoder initialised from the GENA-LM checkpoint `{backbone}`; memory, U-Net and "
+               "classifier random" if backbone else f"random (seed {seed})")
+    return f"""# genatator model: `{preset}` preset, untrained
+
+**Predictions of this model are structurally valid but biologically meaningless until it is
+trained** (`genatator train`).
+
+| | |
+|---|---|
+| created by | genatator {__version__} `model init --preset {preset}` |
+| weights | {weights} |
+| parameters | {params:,} |
+| encoder | {encoder.num_hidden_layers} layers, hidden {encoder.hidden_size}, \
+{encoder.num_attention_heads} heads, final LayerNorm: {encoder.last_layer_norm} |
+| recurrent memory | {config.memory.num_mem_tokens} memory tokens, segments of \
+{config.memory.segment_size} tokens |
+| window | up to {config.max_tokens} BPE tokens |
+| U-Net | channels {list(config.unet.resolved_channels(encoder.hidden_size))}, \
+{config.unet.cycles} cycle(s), chunks of {config.unet.chunk_size} nt |
+| classes | {", ".join(config.labels)} |
+| tokenizer | {tokenizer_source}, {encoder.vocab_size} entries (`{TOKENIZER_FILE}`) |
+"""

@@ -142,6 +142,35 @@ def test_gff3_transcript_chains_and_gene_attributes(tmp_path):
     assert t["td"].kind == "snoRNA"
 
 
+def test_gff3_ensembl_and_ncbi_styles(tmp_path):
+    rows = [
+        "##gff-version 3",
+        "##sequence-region 1 1 100000",
+        "#!genome-build GRCh38.p13",
+        "1 GRCh38 chromosome 1 100000 . . . ID=chromosome:1;Alias=CM000663.2",
+        "1 . biological_region 10 20 0.9 + . external_name=rank %3D 1;logic_name=firstef",
+        "1 ensembl gene 100 900 . - . ID=gene:E1;biotype=protein_coding;Name=ABC",
+        "1 ensembl mRNA 100 900 . - . ID=transcript:T1;Parent=gene:E1;biotype=protein_coding",
+        "1 ensembl exon 100 300 . - . Parent=transcript:T1;Name=X1;constitutive=1;rank=2",
+        "1 ensembl exon 600 900 . - . Parent=transcript:T1;Name=X2;constitutive=1;rank=1",
+        "1 ensembl CDS 200 300 . - 2 ID=CDS:P1;Parent=transcript:T1",
+        "1 ensembl CDS 600 800 . - 0 ID=CDS:P1;Parent=transcript:T1",
+        "1 e unconfirmed_transcript 650 900 . - . ID=transcript:T2;Parent=gene:E1;biotype=TEC",
+        "1 e exon 650 900 . - . Parent=transcript:T2",
+        "1 BestRefSeq gene 2000 3000 . + . ID=gene-L;gene_biotype=lncRNA",
+        "1 BestRefSeq transcript 2000 3000 . + . ID=rna-XR_1.1;Parent=gene-L",
+        "1 BestRefSeq exon 2000 3000 . + . ID=exon-XR_1.1-1;Parent=rna-XR_1.1",
+    ]
+    annotation = read_annotation(_write(tmp_path, "ens.gff3", rows))
+    t = _by_id(annotation)
+    assert sorted(t) == ["rna-XR_1.1", "transcript:T1", "transcript:T2"]
+    assert t["transcript:T1"].cds == [(199, 300), (599, 800)]
+    assert t["transcript:T1"].five_prime_utrs == [(800, 900)]
+    assert t["transcript:T2"].kind == "ncRNA"  # its own biotype (TEC) beats the gene's
+    assert t["rna-XR_1.1"].kind == "lnc_RNA"  # gene_biotype on the gene row
+    assert [g.id for g in annotation.genes] == ["gene:E1", "gene-L"]
+
+
 def test_gff3_cds_only_transcript_derives_exons(tmp_path):
     rows = [
         "c s mRNA 1 500 . + . ID=t1",
@@ -171,8 +200,8 @@ def test_gff3_percent_encoded_seqid_and_parent(tmp_path):
 
 def test_gtf_stop_codon_added_to_cds_both_strands(tmp_path):
     rows = [
-        'c src exon 100 200 . + . gene_id "A"; transcript_id "NM_1"; gene_name "a"; exon_number "1";',
-        'c src exon 300 400 . + . gene_id "A"; transcript_id "NM_1"; gene_name "a"; exon_number "2";',
+        'c src exon 100 200 . + . gene_id "A"; transcript_id "NM_1"; gene_name "a"; exon_number 1;',
+        'c src exon 300 400 . + . gene_id "A"; transcript_id "NM_1"; gene_name "a"; exon_number 2;',
         'c src CDS 150 200 . + 0 gene_id "A"; transcript_id "NM_1"; gene_name "a";',
         'c src CDS 300 350 . + 1 gene_id "A"; transcript_id "NM_1"; gene_name "a";',
         'c src start_codon 150 152 . + 0 gene_id "A"; transcript_id "NM_1"; gene_name "a";',
@@ -286,8 +315,9 @@ def test_transcript_kinds(tmp_path):
 def test_format_detection_and_input_forms(tmp_path, monkeypatch):
     gtf = _text(['c s exon 1 100 . + . gene_id "g"; transcript_id "t";'])
     gff = _text(["c s mRNA 1 100 . + . ID=t", "c s exon 1 100 . + . Parent=t"])
-    expected = Transcript(id="t", seqid="c", strand="+", exons=[(0, 100)], kind="transcript",
-                          gene_id="g", source="s")
+    expected = Transcript(
+        id="t", seqid="c", strand="+", exons=[(0, 100)], kind="transcript", gene_id="g", source="s"
+    )
     (tmp_path / "plain").write_text(gtf)
     assert next(read_annotation(tmp_path / "plain").transcripts()) == expected
     with gzip.open(tmp_path / "z.gz", "wt") as handle:
@@ -328,8 +358,11 @@ MALFORMED = [
     ("gff3", ["c s mRNA 1 10 . + . Parent=g1"], 5, "mRNA without ID"),
     ("gff3", ["c s exon 1 10 . + . ID=x"], 5, "exon without Parent"),
     ("gff3", ["c s exon 1 10 . + . Parent=nope"], 5, "Parent 'nope' is not defined"),
+    ("gff3", ["c s mRNA 1 10 . + . ID=t2;Parent=nope", "c s exon 1 10 . + . Parent=t2"], 5,
+     "Parent 'nope' is not defined"),
     ("gff3", ["c s exon 1 10 . + . Parent"], 5, "malformed GFF3 attributes"),
-    ("gff3", ["c s mRNA 1 1000 . + . ID=t1;Parent=g1"], 5, r"duplicate ID 't1' \(first defined on line 3\)"),
+    ("gff3", ["c s mRNA 1 1000 . + . ID=t1;Parent=g1"], 5,
+     r"duplicate ID 't1' \(first defined on line 3\)"),
     ("gff3", ["c s exon 1 10 . - . Parent=t1"], 5, "exon on c- but its transcript 't1' is on c\\+"),
     ("gff3", ["c s mRNA 1 10 . - . ID=t2;Parent=g1", "c s exon 1 10 . - . Parent=t2"], 5,
      "transcript 't2' on c- but its gene 'g1' is on c\\+"),
@@ -368,8 +401,13 @@ def test_malformed_input(tmp_path, fmt, bad, line, match):
 
 
 def test_overlapping_exons_merged_when_lenient(tmp_path):
-    rows = [*GFF3_BASE, "c s mRNA 2000 3000 . + . ID=t2", "c s exon 2000 2500 . + . Parent=t2",
-            "c s exon 2400 2800 . + . Parent=t2", "c s exon 2000 2500 . + . Parent=t2"]
+    rows = [
+        *GFF3_BASE,
+        "c s mRNA 2000 3000 . + . ID=t2",
+        "c s exon 2000 2500 . + . Parent=t2",
+        "c s exon 2400 2800 . + . Parent=t2",
+        "c s exon 2000 2500 . + . Parent=t2",
+    ]
     path = _write(tmp_path, "ov.gff3", rows)
     with pytest.raises(InputError, match=r"line 5: .*overlapping exons 2000-2500 and 2400-2800"):
         read_annotation(path)
@@ -381,7 +419,7 @@ def test_overlapping_exons_merged_when_lenient(tmp_path):
 
 def test_feature_beyond_sequence_region(tmp_path):
     path = _write(tmp_path, "len.gff3", ["##sequence-region c 1 500", *GFF3_BASE[1:]])
-    with pytest.raises(InputError, match="record 'g1': gene ends at 1000, beyond .* 500"):
+    with pytest.raises(InputError, match=r"record 'g1': gene ends at 1000, beyond .* 500"):
         read_annotation(path)
     with pytest.warns(GenatatorWarning):
         assert read_annotation(path, lenient=True).genes == []
@@ -391,8 +429,11 @@ def test_bad_score_and_lenient_children_of_skipped_lines(tmp_path):
     score = [*GFF3_BASE, "c s mRNA 1 10 abc + . ID=t2;Parent=g1", "c s exon 1 10 . + . Parent=t2"]
     with pytest.raises(InputError, match="line 5: score 'abc' is not a number"):
         read_annotation(_write(tmp_path, "score.gff3", score))
-    path = _write(tmp_path, "both.gff3",
-                  [*score, "c s mRNA 1 x . + . ID=t3;Parent=g1", "c s exon 1 10 . + . Parent=t3"])
+    path = _write(
+        tmp_path,
+        "both.gff3",
+        [*score, "c s mRNA 1 x . + . ID=t3;Parent=g1", "c s exon 1 10 . + . Parent=t3"],
+    )
     with pytest.warns(GenatatorWarning, match="2 problems"):
         annotation = read_annotation(path, lenient=True)
     # t2 is kept without a score; t3's line is dropped and its exon is not called an orphan.
@@ -408,8 +449,9 @@ def real(shared_data) -> dict[str, Annotation]:
     return {name: read_annotation(shared_data / name) for name in (FLY, CHR21, CHRX)}
 
 
-@pytest.mark.parametrize(("name", "n_transcripts", "n_genes"),
-                         [(FLY, 4997, 2398), (CHR21, 282, 166), (CHRX, 356, 356)])
+@pytest.mark.parametrize(
+    ("name", "n_transcripts", "n_genes"), [(FLY, 4997, 2398), (CHR21, 282, 166), (CHRX, 356, 356)]
+)
 def test_real_file_counts(real, name, n_transcripts, n_genes):
     annotation = real[name]
     assert annotation.n_transcripts == n_transcripts
@@ -452,8 +494,9 @@ def test_real_fly_utr_side_from_position(real, shared_data):
 
 def test_real_fly_genes_do_not_share_exonic_bases(real):
     """Overlap grouping: exons that share a base on one strand always belong to one gene."""
-    exons = sorted((t.strand, s, e, g.id) for g in real[FLY].genes for t in g.transcripts
-                   for s, e in t.exons)
+    exons = sorted(
+        (t.strand, s, e, g.id) for g in real[FLY].genes for t in g.transcripts for s, e in t.exons
+    )
     blocks: dict[str, tuple[int, str]] = {}
     for strand, start, end, gene_id in exons:
         block_end, block_gene = blocks.get(strand, (-1, ""))

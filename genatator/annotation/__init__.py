@@ -5,7 +5,6 @@ from __future__ import annotations
 from genatator.annotation.models import (
     CODING_KIND,
     LNC_KIND,
-    NONCODING_KINDS,
     Annotation,
     Gene,
     Span,
@@ -17,7 +16,6 @@ from genatator.annotation.write import cds_phases, save_gff3, write_gff3
 __all__ = [
     "CODING_KIND",
     "LNC_KIND",
-    "NONCODING_KINDS",
     "TRANSCRIPT_KINDS",
     "Annotation",
     "Gene",

@@ -11,25 +11,9 @@ from dataclasses import dataclass, field
 
 Span = tuple[int, int]
 
-#: Transcript feature types (Sequence Ontology) that a transcript may carry.
+#: SO types of coding and long non-coding transcripts (every kind: ``annotation/kinds.py``).
 CODING_KIND = "mRNA"
 LNC_KIND = "lnc_RNA"
-NONCODING_KINDS = frozenset(
-    {
-        "lnc_RNA",
-        "ncRNA",
-        "miRNA",
-        "snoRNA",
-        "snRNA",
-        "rRNA",
-        "tRNA",
-        "scaRNA",
-        "antisense_RNA",
-        "pseudogenic_transcript",
-        "primary_transcript",
-        "transcript",
-    }
-)
 
 
 def _subtract(spans: list[Span], lo: int, hi: int) -> list[Span]:

@@ -1,4 +1,4 @@
-"""Read GFF3 and GTF annotations into genes and transcripts, normalising the quirks of real files."""
+"""Read GFF3 and GTF annotations into genes and transcripts, normalising real files' quirks."""
 
 from __future__ import annotations
 
@@ -14,75 +14,13 @@ from typing import IO, Literal
 from urllib.parse import unquote
 
 from genatator._io import display_name, open_text
-from genatator.annotation.models import (
-    CODING_KIND,
-    LNC_KIND,
-    Annotation,
-    Gene,
-    Span,
-    Transcript,
-)
+from genatator.annotation.kinds import TRANSCRIPT_KINDS, TRANSCRIPT_TYPES, transcript_kind
+from genatator.annotation.models import Annotation, Gene, Span, Transcript
 from genatator.errors import GenatatorWarning, InputError
 
 __all__ = ["TRANSCRIPT_KINDS", "read_annotation"]
 
 Format = Literal["auto", "gff3", "gtf"]
-
-#: Transcript kinds the reader produces (and the writer accepts): SO transcript types.
-#: ``transcript`` means "coding status unknown" (a file without any CDS rows).
-TRANSCRIPT_KINDS = frozenset(
-    {
-        "mRNA", "lnc_RNA", "ncRNA", "miRNA", "snoRNA", "snRNA", "rRNA", "tRNA", "scaRNA",
-        "scRNA", "piRNA", "guide_RNA", "RNase_MRP_RNA", "RNase_P_RNA", "SRP_RNA",
-        "telomerase_RNA", "vault_RNA", "Y_RNA", "tmRNA", "antisense_RNA", "primary_transcript",
-        "pseudogenic_transcript", "transcript",
-    }
-)  # fmt: skip
-
-#: Lengths below which a RefSeq non-coding (NR_/XR_) transcript is ``ncRNA`` rather than ``lnc_RNA``.
-LNC_MIN_LENGTH = 200
-
-# GFF3 feature types that name a transcript kind directly; ``transcript`` is left to the fallbacks.
-_TYPE_KINDS = {kind: kind for kind in TRANSCRIPT_KINDS - {"transcript"}} | {
-    "lncRNA": LNC_KIND,
-    "lincRNA": LNC_KIND,
-}
-# Feature types that are transcripts even when written without exon children.
-_TRANSCRIPT_TYPES = frozenset(_TYPE_KINDS) | {"transcript"}
-
-_LNC_BIOTYPES = frozenset(
-    {
-        "lncrna", "lnc_rna", "lincrna", "antisense", "antisense_rna", "sense_intronic",
-        "sense_overlapping", "3prime_overlapping_ncrna", "bidirectional_promoter_lncrna",
-        "macro_lncrna", "non_coding",
-    }
-)  # fmt: skip
-_BIOTYPE_KINDS = {
-    "protein_coding": CODING_KIND,
-    "mrna": CODING_KIND,
-    "nonsense_mediated_decay": CODING_KIND,
-    "non_stop_decay": CODING_KIND,
-    "mirna": "miRNA",
-    "snorna": "snoRNA",
-    "snrna": "snRNA",
-    "rrna": "rRNA",
-    "mt_rrna": "rRNA",
-    "trna": "tRNA",
-    "mt_trna": "tRNA",
-    "scarna": "scaRNA",
-    "scrna": "scRNA",
-    "pirna": "piRNA",
-    "vaultrna": "vault_RNA",
-    "vault_rna": "vault_RNA",
-    "y_rna": "Y_RNA",
-    "ncrna": "ncRNA",
-    "misc_rna": "ncRNA",
-    "ribozyme": "ncRNA",
-    "srna": "ncRNA",
-} | dict.fromkeys(_LNC_BIOTYPES, LNC_KIND)
-# Transcript attributes first, gene-level ones after (both may sit on a GTF row).
-_BIOTYPE_KEYS = ("transcript_biotype", "transcript_type", "biotype", "gene_biotype", "gene_type")
-_REFSEQ_PREFIX = re.compile(r"^(?:rna-)?([NX][MR])_\d")
 
 # Roles of the rows that make up a transcript.
 _EXON, _CDS, _UTR, _START, _STOP = range(5)
@@ -271,7 +209,7 @@ def _fmt(span: Span) -> str:
 
 
 def _explicit_exons(spans: list[Span], tx: _TxBuilder, problems: _Problems) -> list[Span]:
-    """Exon rows, sorted: duplicates and touching exons merged silently, partial overlaps reported."""
+    """Sorted exon rows; duplicates and touching exons merge silently, partial overlaps reported."""
     exons: list[Span] = []
     for start, end in sorted(set(spans)):
         if exons and start < exons[-1][1]:
@@ -335,40 +273,6 @@ def _build(tx: _TxBuilder, problems: _Problems) -> tuple[list[Span], list[Span]]
     return exons, cds
 
 
-def _biotype_kind(tx: _TxBuilder) -> str | None:
-    for attributes in (tx.attributes, tx.gene_attributes):
-        for key in _BIOTYPE_KEYS:
-            value = attributes.get(key)
-            if value is None:
-                continue
-            value = value.lower()
-            if value in _BIOTYPE_KINDS:
-                return _BIOTYPE_KINDS[value]
-            if "pseudogene" in value:
-                return "pseudogenic_transcript"
-            if (value.startswith(("ig_", "tr_"))) and value.endswith("_gene"):
-                return CODING_KIND  # immunoglobulin / T-cell receptor segments code for protein
-    return None
-
-
-def _kind(tx: _TxBuilder, exons: list[Span], cds: list[Span], file_has_cds: bool) -> str:
-    """Transcript kind: explicit type, then biotype, then RefSeq prefix, then CDS presence."""
-    if cds:
-        return CODING_KIND  # a transcript with a CDS is always an mRNA
-    kind = _TYPE_KINDS.get(tx.row_type or "") or _biotype_kind(tx)
-    if kind is not None:
-        return kind
-    for name in (tx.id, tx.attributes.get("transcript_id", "")):
-        match = _REFSEQ_PREFIX.match(name)
-        if match:
-            if match.group(1)[1] == "M":
-                return CODING_KIND
-            length = sum(end - start for start, end in exons)
-            return LNC_KIND if length >= LNC_MIN_LENGTH else "ncRNA"
-    # A file without any CDS rows says nothing about coding potential: keep the generic type.
-    return "ncRNA" if file_has_cds else "transcript"
-
-
 def _transcript(tx: _TxBuilder, problems: _Problems, file_has_cds: bool) -> Transcript | None:
     built = _build(tx, problems)
     if built is None:
@@ -380,7 +284,15 @@ def _transcript(tx: _TxBuilder, problems: _Problems, file_has_cds: bool) -> Tran
         strand=tx.strand,
         exons=exons,
         cds=cds,
-        kind=_kind(tx, exons, cds, file_has_cds),
+        kind=transcript_kind(
+            row_type=tx.row_type,
+            names=(tx.id, tx.attributes.get("transcript_id", "")),
+            attributes=tx.attributes,
+            gene_attributes=tx.gene_attributes,
+            exon_length=sum(end - start for start, end in exons),
+            has_cds=bool(cds),
+            file_has_cds=file_has_cds,
+        ),
         gene_id=tx.gene_key,
         score=tx.score,
         source=tx.source,
@@ -606,7 +518,7 @@ class _Gff3Parser:
         if role is not None:
             self._add_part(row, role, feature_id, parents)
         elif feature_id is None:
-            if _is_gene_type(row.type) or row.type in _TRANSCRIPT_TYPES:
+            if _is_gene_type(row.type) or row.type in TRANSCRIPT_TYPES:
                 problems.report(f"{row.type} without ID", line=line)
             else:
                 self.orphan_candidates.extend((line, p) for p in parents)
@@ -677,7 +589,7 @@ class _Gff3Parser:
         return tx
 
     def _gene_of(self, tx_id: str, is_transcript: set[str]) -> str | None:
-        """Nearest ancestor that is not itself a transcript (miRNA -> primary_transcript -> gene)."""
+        """Nearest non-transcript ancestor (miRNA -> primary_transcript -> gene)."""
         seen = {tx_id}
         parents = self.features[tx_id].parents
         parent = parents[0] if parents else None
@@ -692,14 +604,14 @@ class _Gff3Parser:
         is_transcript = {
             fid
             for fid, f in self.features.items()
-            if fid in self.parts or f.row.type in _TRANSCRIPT_TYPES
+            if fid in self.parts or f.row.type in TRANSCRIPT_TYPES
         }
         gene_info: dict[str, tuple[dict[str, str], str | None]] = {}
         transcripts: list[Transcript] = []
         for tx_id in [fid for fid in self.features if fid in is_transcript]:
             gene_key = self._gene_of(tx_id, is_transcript)
-            if gene_key in self.skipped:
-                continue  # its gene line was dropped (lenient): drop the whole locus
+            if gene_key is not None and gene_key not in self.features:
+                continue  # orphan, or its gene line was dropped (lenient): already reported
             tx = self._builder(tx_id, self.features[tx_id])
             if tx is None:
                 continue
@@ -805,8 +717,20 @@ def read_annotation(
     files are normalised: CDS always includes the stop codon; exons are derived from CDS, UTR and
     codon rows when a transcript has no exon rows; UTR labels are ignored (the side follows from
     the CDS and strand); GTF files whose every ``gene_id`` equals its ``transcript_id`` get genes
-    by same-strand exon overlap, named ``gene-<first transcript ID>``. Genes come sorted by
-    sequence (``##sequence-region`` order, then first appearance), start, end, strand and ID.
+    by same-strand exon overlap (a shared exonic base), named ``gene-<first transcript ID>``;
+    GFF3 transcripts without a gene get one from ``geneID``/``gene_id`` or ``gene-<ID>``. Genes
+    come sorted by sequence (``##sequence-region`` order, then first appearance), start, end,
+    strand and ID. Kinds: explicit SO type, else biotype, else RefSeq prefix (``NM_``/``XM_``
+    mRNA; ``NR_``/``XR_`` lnc_RNA from 200 nt, else ncRNA), else ncRNA (``transcript`` when the
+    file has no CDS at all); any transcript with a CDS is an mRNA.
+
+    Problems (each an InputError naming file, line and feature): bad column count, coordinates,
+    score or attributes; strand other than + or - on a transcript or its parts (a GFF3 gene row
+    may use ``.``); missing ID, Parent, transcript_id; undefined Parent; duplicate transcript or
+    gene ID; parts on another sequence or strand than their transcript; partially overlapping
+    exons; CDS outside the exons; a stop codon not at the CDS 3' end; a gene past its
+    ``##sequence-region``. Exact duplicate and touching exons merge silently. With ``lenient``
+    the line or transcript is skipped instead (overlapping exons are merged and kept).
 
     Args:
         source: path, ``-`` for standard input, or an open text handle.

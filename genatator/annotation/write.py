@@ -83,29 +83,33 @@ def _check(gene: Gene, transcript: Transcript) -> None:
     """Reject structures that would make an invalid GFF3 (a programming error upstream)."""
     where = f"transcript {transcript.id!r}"
     if transcript.seqid != gene.seqid or transcript.strand != gene.strand:
-        raise ValueError(f"{where} is on {transcript.seqid}{transcript.strand}, its gene "
-                         f"{gene.id!r} on {gene.seqid}{gene.strand}")
+        raise ValueError(
+            f"{where} is on {transcript.seqid}{transcript.strand}, its gene "
+            f"{gene.id!r} on {gene.seqid}{gene.strand}"
+        )
     if transcript.strand not in ("+", "-"):
         raise ValueError(f"{where} has strand {transcript.strand!r}; only + and - are valid")
     if not transcript.exons:
         raise ValueError(f"{where} has no exons")
     if transcript.kind not in TRANSCRIPT_KINDS:
-        raise ValueError(f"{where} has kind {transcript.kind!r}, not one of the SO types "
-                         f"{sorted(TRANSCRIPT_KINDS)}")
+        raise ValueError(
+            f"{where} has kind {transcript.kind!r}, not one of the SO types "
+            f"{sorted(TRANSCRIPT_KINDS)}"
+        )
     if transcript.cds and transcript.kind != CODING_KIND:
         raise ValueError(f"{where} has a CDS but kind {transcript.kind!r}, not mRNA")
     previous = -1
     for start, end in transcript.exons:
         if start < 0 or end <= start or start < previous:
-            raise ValueError(f"{where} has unsorted, overlapping or empty exons "
-                             f"{transcript.exons}")
+            raise ValueError(f"{where} has unsorted, overlapping or empty exons {transcript.exons}")
         previous = end
     j = 0
     for start, end in transcript.cds:
         while j < len(transcript.exons) and transcript.exons[j][1] <= start:
             j += 1
-        if j == len(transcript.exons) or not (transcript.exons[j][0] <= start
-                                              and end <= transcript.exons[j][1]):
+        if j == len(transcript.exons) or not (
+            transcript.exons[j][0] <= start and end <= transcript.exons[j][1]
+        ):
             raise ValueError(f"{where} has CDS {start}-{end} outside its exons")
 
 
@@ -118,13 +122,19 @@ def _numbered(spans: list[Span], strand: str) -> list[tuple[Span, int]]:
 def _transcript_children(t: Transcript, exon_type: str) -> list[tuple[int, int, str, str, str]]:
     """(start, rank, type, ID suffix, phase) rows of a transcript, in coordinate order."""
     rows = [(s, 0, e, exon_type, f"exon{n}", ".") for (s, e), n in _numbered(t.exons, t.strand)]
-    rows += [(s, 1, e, "five_prime_UTR", f"5UTR{n}", ".")
-             for (s, e), n in _numbered(t.five_prime_utrs, t.strand)]
+    rows += [
+        (s, 1, e, "five_prime_UTR", f"5UTR{n}", ".")
+        for (s, e), n in _numbered(t.five_prime_utrs, t.strand)
+    ]
     phases = cds_phases(t)
-    rows += [(s, 2, e, "CDS", f"CDS{n}", str(phases[i]))
-             for i, ((s, e), n) in enumerate(_numbered(t.cds, t.strand))]
-    rows += [(s, 3, e, "three_prime_UTR", f"3UTR{n}", ".")
-             for (s, e), n in _numbered(t.three_prime_utrs, t.strand)]
+    rows += [
+        (s, 2, e, "CDS", f"CDS{n}", str(phases[i]))
+        for i, ((s, e), n) in enumerate(_numbered(t.cds, t.strand))
+    ]
+    rows += [
+        (s, 3, e, "three_prime_UTR", f"3UTR{n}", ".")
+        for (s, e), n in _numbered(t.three_prime_utrs, t.strand)
+    ]
     rows.sort()
     return [(s, e, ftype, suffix, phase) for s, _, e, ftype, suffix, phase in rows]
 
@@ -186,7 +196,7 @@ def write_gff3(
     source: str | None = None,
     header: bool = True,
 ) -> int:
-    """Write genes as GFF3 3: sorted, one ``##sequence-region`` per sequence, SO types.
+    """Write genes as GFF3: sorted, one ``##sequence-region`` per sequence, SO types.
 
     Coordinates are 0-based half-open in the model and written 1-based closed. Sequences come in
     the order of ``sequence_lengths`` (then first appearance); genes by start, end, strand and
@@ -194,7 +204,11 @@ def write_gff3(
     exons, UTRs and CDS in coordinate order, then ``###``. Every feature has a unique ``ID``:
     the gene and transcript IDs, and ``<transcript>.exon<n>``, ``.CDS<n>``, ``.5UTR<n>``,
     ``.3UTR<n>`` numbered in transcription order. The score column holds the transcript's score
-    (the gene's is the maximum of its transcripts').
+    as ``%.6g`` (the gene's is the maximum of its transcripts'). Genes are ``gene`` when any
+    transcript is coding, an mRNA or of unknown status (kind ``transcript``), ``pseudogene``
+    when all are pseudogenic (with ``pseudogenic_exon`` parts), else ``ncRNA_gene``. Extra
+    attributes follow ``ID``/``Parent`` sorted by key, percent-escaped; empty values are
+    dropped and capitalised keys that GFF3 does not define get a lower-case first letter.
 
     Args:
         annotation: an Annotation (its ``sequence_lengths`` are used) or genes.
@@ -225,8 +239,9 @@ def write_gff3(
     for seqid in order:
         length = lengths.get(seqid, ends.get(seqid, 0))
         if ends.get(seqid, 0) > length:
-            raise ValueError(f"features on {seqid!r} end at {ends[seqid]}, past its length "
-                             f"{length}")
+            raise ValueError(
+                f"features on {seqid!r} end at {ends[seqid]}, past its length {length}"
+            )
         if length > 0:
             out.append(f"##sequence-region {_SEQID_ESCAPE.sub(_percent, seqid)} 1 {length}")
     handle.write("\n".join(out) + "\n" if out else "")

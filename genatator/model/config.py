@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genatator.errors import ConfigError
-
-#: Per-nucleotide output classes, in the paper's channel order.
-CLASSES: tuple[str, ...] = ("five_prime_UTR", "exon", "intron", "three_prime_UTR", "CDS")
+from genatator.labels import CLASSES
 
 
 def _from_dict(cls: type, values: dict[str, Any], what: str) -> Any:

@@ -51,15 +51,23 @@ def load_model_directory(name_or_path: str | Path) -> tuple[GenatatorModel, DnaT
 def check_compatible(model: GenatatorModel, tokenizer: DnaTokenizer, *, source: str) -> None:
     config = model.config
     if tokenizer.vocab_size != config.encoder.vocab_size:
-        raise ModelError(f"{source}: tokenizer has {tokenizer.vocab_size} entries but the model "
-                         f"expects {config.encoder.vocab_size}")
+        raise ModelError(
+            f"{source}: tokenizer has {tokenizer.vocab_size} entries but the model "
+            f"expects {config.encoder.vocab_size}"
+        )
     ids = (tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id)
     if ids != (config.cls_token_id, config.sep_token_id, config.pad_token_id):
         raise ModelError(f"{source}: tokenizer CLS/SEP/PAD ids {ids} differ from the model's")
 
 
-def init_model_directory(output: str | Path, *, preset: str, tokenizer: str | Path | None = None,
-                         backbone: str | Path | None = None, seed: int = 0) -> Path:
+def init_model_directory(
+    output: str | Path,
+    *,
+    preset: str,
+    tokenizer: str | Path | None = None,
+    backbone: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
     """Create a model directory with random weights, or with a GENA-LM encoder from ``backbone``.
 
     With a backbone, the encoder's shape comes from the checkpoint and the preset supplies the
@@ -88,8 +96,10 @@ def init_model_directory(output: str | Path, *, preset: str, tokenizer: str | Pa
     if backbone is not None:
         encoder_config, _ = read_gena_checkpoint(backbone)
         if encoder_config.vocab_size != tok.vocab_size:
-            raise ModelError(f"{backbone}: backbone vocabulary {encoder_config.vocab_size} differs "
-                             f"from the tokenizer's {tok.vocab_size}")
+            raise ModelError(
+                f"{backbone}: backbone vocabulary {encoder_config.vocab_size} differs "
+                f"from the tokenizer's {tok.vocab_size}"
+            )
         config.encoder = encoder_config
         config.__post_init__()  # re-validate segment size against the backbone's positions
     torch.manual_seed(seed)
@@ -103,8 +113,15 @@ def init_model_directory(output: str | Path, *, preset: str, tokenizer: str | Pa
         model.save_pretrained(staging)
         tok.save_pretrained(staging)
         (staging / "README.md").write_text(
-            _model_card(model, preset=preset, tokenizer_source=tokenizer_source,
-                        backbone=backbone, seed=seed), encoding="utf-8")
+            _model_card(
+                model,
+                preset=preset,
+                tokenizer_source=tokenizer_source,
+                backbone=backbone,
+                seed=seed,
+            ),
+            encoding="utf-8",
+        )
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(staging, target)
@@ -114,13 +131,23 @@ def init_model_directory(output: str | Path, *, preset: str, tokenizer: str | Pa
     return target
 
 
-def _model_card(model: GenatatorModel, *, preset: str, tokenizer_source: str,
-                backbone: str | Path | None, seed: int) -> str:
+def _model_card(
+    model: GenatatorModel,
+    *,
+    preset: str,
+    tokenizer_source: str,
+    backbone: str | Path | None,
+    seed: int,
+) -> str:
     config = model.config
     params = sum(p.numel() for p in model.parameters())
     encoder = config.encoder
-    weights = (f"encoder initialised from the GENA-LM checkpoint `{backbone}`; memory, U-Net and "
-               "classifier random" if backbone else f"random (seed {seed})")
+    weights = (
+        f"encoder initialised from the GENA-LM checkpoint `{backbone}`; memory, U-Net and "
+        "classifier random"
+        if backbone
+        else f"random (seed {seed})"
+    )
     return f"""# genatator model: `{preset}` preset, untrained
 
 **Predictions of this model are structurally valid but biologically meaningless until it is

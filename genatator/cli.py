@@ -42,19 +42,24 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         )
 
 
+def output_option(kind: str):  # type: ignore[no-untyped-def]
+    """``-o/--output FILE`` for a command that writes one file, stdout by default."""
+    return click.option(
+        "-o",
+        "--output",
+        default="-",
+        show_default=True,
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help=f"{kind} output ('-': stdout).",
+    )
+
+
 # -- genome and annotation utilities ----------------------------------------------------------
 
 
 @cli.command()
 @click.argument("genome", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="TSV output ('-': stdout).",
-)
+@output_option("TSV")
 def stats(genome: str, output: str) -> None:
     """Per-sequence length, N fraction and soft-masked fraction of a FASTA file (TSV)."""
     from genatator._io import atomic_output
@@ -73,14 +78,7 @@ def stats(genome: str, output: str) -> None:
 
 @cli.command()
 @click.argument("annotation", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="GFF3 output ('-': stdout).",
-)
+@output_option("GFF3")
 @click.option(
     "--format",
     "input_format",

@@ -55,8 +55,26 @@ _COMPLEMENT = bytes.maketrans(b"ACGTNRYKMSWBDHVacgtnrykmswbdhv", b"TGCANYRMKSWVH
 _DECOMPRESSION_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
+class _Fractions:
+    """N and soft-masked fractions from ``length``, ``n_count`` and ``soft_masked_count``."""
+
+    length: int
+    n_count: int
+    soft_masked_count: int
+
+    @property
+    def n_fraction(self) -> float:
+        """Fraction of bases that are N (0.0 for an empty sequence)."""
+        return self.n_count / self.length if self.length else 0.0
+
+    @property
+    def soft_masked_fraction(self) -> float:
+        """Fraction of bases that were lower case in the input (0.0 for an empty sequence)."""
+        return self.soft_masked_count / self.length if self.length else 0.0
+
+
 @dataclass(eq=False)
-class FastaRecord:
+class FastaRecord(_Fractions):
     """One FASTA record, normalised.
 
     Attributes:
@@ -87,22 +105,12 @@ class FastaRecord:
         """Number of bases that were lower case in the input."""
         return int(np.count_nonzero(self.soft_mask))
 
-    @property
-    def n_fraction(self) -> float:
-        """Fraction of bases that are N (0.0 for an empty sequence)."""
-        return self.n_count / self.length if self.length else 0.0
-
-    @property
-    def soft_masked_fraction(self) -> float:
-        """Fraction of bases that were lower case in the input (0.0 for an empty sequence)."""
-        return self.soft_masked_count / self.length if self.length else 0.0
-
     def __repr__(self) -> str:
         return f"FastaRecord(name={self.name!r}, length={self.length})"
 
 
 @dataclass(frozen=True)
-class SequenceStats:
+class SequenceStats(_Fractions):
     """Summary of one FASTA record.
 
     Attributes:
@@ -116,16 +124,6 @@ class SequenceStats:
     length: int
     n_count: int
     soft_masked_count: int
-
-    @property
-    def n_fraction(self) -> float:
-        """Fraction of bases that are N (0.0 for an empty sequence)."""
-        return self.n_count / self.length if self.length else 0.0
-
-    @property
-    def soft_masked_fraction(self) -> float:
-        """Fraction of bases that were lower case (0.0 for an empty sequence)."""
-        return self.soft_masked_count / self.length if self.length else 0.0
 
 
 def normalise_sequence(raw: bytes | bytearray | str) -> tuple[str, np.ndarray]:

@@ -37,17 +37,11 @@ def gt_binary() -> str:
     return gt
 
 
-def random_dna(length: int, seed: int) -> str:
-    """Deterministic uniform ACGT sequence."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    return "".join(rng.choice(list("ACGT"), size=length))
-
-
 @pytest.fixture(scope="session")
 def small_tokenizer():
     """A 300-entry GENA-format BPE tokenizer trained on pseudo-random DNA (about a second)."""
+    from helpers import random_dna
+
     from genatator.tokenizer import DnaTokenizer
 
     return DnaTokenizer.train([random_dna(60_000, seed=1)], vocab_size=300, piece_length=2000)

@@ -194,7 +194,7 @@ def test_model_init_with_own_tokenizer(tmp_path, capsys, small_tokenizer):
 
 
 def test_model_init_from_a_gena_backbone_directory(tmp_path, capsys, small_tokenizer):
-    from test_encoder import write_fake_gena_checkpoint
+    from helpers import write_fake_gena_checkpoint
 
     from genatator.model import EncoderConfig, GenaEncoder
 
@@ -259,3 +259,12 @@ def test_stdin_input(args, monkeypatch, capsys):
     code, out, err = run(capsys, *args)
     assert code == 0, err
     assert out.startswith(("name\t", "##gff-version 3"))
+
+
+def test_cli_offers_exactly_the_model_presets():
+    # The CLI lists the presets literally so that `--help` does not import torch.
+    from genatator.cli import model_init
+    from genatator.model import PRESETS
+
+    preset = next(p for p in model_init.params if p.name == "preset")
+    assert tuple(preset.type.choices) == PRESETS

@@ -8,8 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import random_dna
-from test_encoder import write_fake_gena_checkpoint
+from helpers import random_dna, write_fake_gena_checkpoint
 
 from genatator.errors import ConfigError, ModelError
 from genatator.model import (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -100,8 +101,8 @@ def init_model_directory(
                 f"{backbone}: backbone vocabulary {encoder_config.vocab_size} differs "
                 f"from the tokenizer's {tok.vocab_size}"
             )
-        config.encoder = encoder_config
-        config.__post_init__()  # re-validate segment size against the backbone's positions
+        # replace() re-validates, e.g. the segment size against the backbone's positions.
+        config = dataclasses.replace(config, encoder=encoder_config)
     torch.manual_seed(seed)
     model = GenatatorModel(config)
     if backbone is not None:

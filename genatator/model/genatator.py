@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from genatator import __version__
@@ -188,7 +188,7 @@ class GenatatorModel(nn.Module):
             handle.write("\n")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
-            handle.write(_safetensors_bytes(state))
+            handle.write(save(state, metadata={"format": "pt"}))
 
     @classmethod
     def from_pretrained(
@@ -266,12 +266,6 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, source: st
 def _few(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-def _safetensors_bytes(state: dict[str, torch.Tensor]) -> bytes:
-    from safetensors.torch import save
-
-    return save(state, metadata={"format": "pt"})
 
 
 __all__ = [

@@ -199,6 +199,183 @@ def model_init(
     logger.info("model directory written to %s", directory)
 
 
+# -- training -----------------------------------------------------------------------------------
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from genatator.training.config import parse_duration
+
+    return None if value is None else parse_duration(value)
+
+
+@cli.command(context_settings={"show_default": True})
+@click.option(
+    "--genome",
+    "genomes",
+    multiple=True,
+    help="Training FASTA (repeatable, paired with --annotation in order).",
+)
+@click.option(
+    "--annotation", "annotations", multiple=True, help="GFF3/GTF of the preceding --genome."
+)
+@click.option(
+    "--val-genome", "val_genomes", multiple=True, help="Held-out FASTA for validation (repeatable)."
+)
+@click.option(
+    "--val-annotation",
+    "val_annotations",
+    multiple=True,
+    help="GFF3/GTF of the preceding --val-genome.",
+)
+@click.option(
+    "--val-regions", help="Held-out regions of the training genomes: chr:start-end[,...] (1-based)."
+)
+@click.option(
+    "-o",
+    "--output",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Run directory (data cache, checkpoints, metrics, best/).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint."
+)
+@click.option(
+    "--model", "model_dir", help="Start from this model directory (e.g. from `model init`)."
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["tiny", "small", "gena-base", "gena-large"]),
+    default="tiny",
+    help="Model size when starting without --model.",
+)
+@click.option(
+    "--tokenizer", "tokenizer_path", help="tokenizer.json or a directory holding one (new models)."
+)
+@click.option("--backbone", help="Start the encoder from GENA-LM weights: a directory or a hub id.")
+@click.option(
+    "--window", type=int, help="Sample length in nt [default: fills the model's token budget]."
+)
+@click.option(
+    "--transcript-fraction",
+    type=float,
+    default=0.5,
+    help="Share of transcript-anchored samples (the rest are genome windows).",
+)
+@click.option(
+    "--rc-augment",
+    type=float,
+    default=0.0,
+    help="Probability of reverse-complementing a training sample.",
+)
+@click.option("--val-samples", type=int, default=256, help="Validation samples per evaluation.")
+@click.option("--batch-size", type=int, default=1, help="Samples per process per micro-batch.")
+@click.option("--grad-accum", type=int, default=1, help="Micro-batches per optimizer step.")
+@click.option("--lr", type=float, default=5e-5, help="Peak learning rate (AdamW).")
+@click.option(
+    "--weight-decay", type=float, default=1e-4, help="AdamW weight decay (not on biases and norms)."
+)
+@click.option("--warmup-steps", type=int, default=1000, help="Linear warmup steps.")
+@click.option(
+    "--schedule",
+    type=click.Choice(["constant", "cosine"]),
+    default="constant",
+    help="Learning rate after warmup.",
+)
+@click.option("--min-lr-ratio", type=float, default=0.0, help="Cosine floor as a fraction of --lr.")
+@click.option("--clip", type=float, default=1.0, help="Gradient-norm clipping (0: off).")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16"]),
+    default="auto",
+    help="auto: bf16 autocast on GPU, fp32 on CPU.",
+)
+@click.option("--curriculum", help="RMT segment caps by step, e.g. 8@0,32@20000,80@60000.")
+@click.option(
+    "--gradient-checkpointing",
+    is_flag=True,
+    help="Recompute encoder layers in backward (less memory).",
+)
+@click.option("--max-steps", type=int, default=100_000, help="Optimizer steps in total.")
+@click.option(
+    "--max-time",
+    callback=_duration,
+    help="Stop (with a checkpoint) after this long, e.g. 3600, 90m, 12h.",
+)
+@click.option(
+    "--eval-every", type=int, default=1000, help="Validate every N steps (and at the end)."
+)
+@click.option(
+    "--save-every", type=int, default=1000, help="Checkpoint every N steps (and at the end)."
+)
+@click.option(
+    "--log-every", type=int, default=50, help="Write training loss and speed every N steps."
+)
+@click.option("--keep-checkpoints", type=int, default=3, help="Checkpoints kept (0: all).")
+@click.option("--seed", type=int, default=42, help="Seed of initialisation and the sample stream.")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    help="auto: CUDA when available.",
+)
+def train(**options: object) -> None:
+    """Train an annotator on genomes with annotations (resumable; multi-GPU with torchrun).
+
+    \b
+    genatator train --genome g.fa --annotation g.gff3 --val-regions chr2:1-2000000 -o run/
+    torchrun --nproc_per_node 4 -m genatator train ... -o run/
+
+    The best model by validation exon F1 is written to RUN_DIR/best/, loadable by annotate.
+    """
+    from click.core import ParameterSource
+
+    from genatator.training.config import TrainConfig
+    from genatator.training.trainer import train as run_training
+
+    ctx = click.get_current_context()
+    run_dir = options.pop("run_dir")
+    resume = bool(options.pop("resume"))
+    genomes, annotations = options.pop("genomes"), options.pop("annotations")
+    val_genomes, val_annotations = options.pop("val_genomes"), options.pop("val_annotations")
+    if len(genomes) != len(annotations) or len(val_genomes) != len(val_annotations):
+        raise click.UsageError(
+            "give each --genome its --annotation (and each --val-genome its --val-annotation)"
+        )
+    renamed = {"model_dir": "model", "tokenizer_path": "tokenizer"}
+    values = {renamed.get(k, k): v for k, v in options.items()}
+    values["sources"] = list(zip(genomes, annotations))
+    values["val_sources"] = list(zip(val_genomes, val_annotations))
+    given = {
+        renamed.get(name, name): values[renamed.get(name, name)]
+        for name in options
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    if genomes:
+        given["sources"] = values["sources"]
+    if val_genomes:
+        given["val_sources"] = values["val_sources"]
+    config = TrainConfig.from_dict(values) if genomes else None
+    if config is None and not resume:
+        raise click.UsageError("give at least one --genome with its --annotation")
+    result = run_training(run_dir, config, resume=resume, given=given)
+    if result.stopped_early:
+        logger.info(
+            "stopped at step %d of %d; continue with: genatator train --resume -o %s",
+            result.step,
+            result.max_steps,
+            run_dir,
+        )
+    if result.best_step is not None and result.best_metrics is not None:
+        logger.info(
+            "best model (step %d, validation exon F1 %.4f) in %s",
+            result.best_step,
+            result.best_metrics["exon_f1"],
+            os.path.join(str(run_dir), "best"),
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit status (never raises for user errors)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -72,6 +72,34 @@ def label_track(
     return np.ascontiguousarray(track.T)  # (5, L) -> (L, 5)
 
 
+def packed_label_track(transcripts: Iterable[Transcript], length: int) -> np.ndarray:
+    """:func:`label_track` of a whole sequence ``[0, length)`` packed one byte per base.
+
+    Bit ``c`` of a base's byte is class ``c`` (:data:`CLASSES` order): five times less memory
+    than the unpacked track, so a whole chromosome's labels fit beside its sequence.
+
+    Raises:
+        ValueError: a transcript reaches past ``length``.
+    """
+    packed = np.zeros(length, dtype=np.uint8)
+    for transcript in transcripts:
+        if not transcript.exons:
+            continue
+        if transcript.end > length:
+            raise ValueError(f"transcript {transcript.id} ends at {transcript.end} > {length}")
+        for channel, spans in _channel_spans(transcript):
+            bit = np.uint8(1 << channel)
+            for span_start, span_end in spans:
+                packed[span_start:span_end] |= bit
+    return packed
+
+
+def unpack_labels(packed: np.ndarray) -> np.ndarray:
+    """``(L,)`` packed bytes (see :func:`packed_label_track`) to the ``(L, 5)`` uint8 track."""
+    bits = np.arange(len(CLASSES), dtype=np.uint8)
+    return (np.asarray(packed, dtype=np.uint8)[:, None] >> bits) & np.uint8(1)
+
+
 def representative_transcripts(genes: Iterable[Gene]) -> list[Transcript]:
     """One transcript per gene: the one with the longest total exon length (the paper's choice).
 

@@ -53,3 +53,60 @@ def write_fake_gena_checkpoint(
             {k: v.contiguous().clone() for k, v in state.items()},
             str(directory / "model.safetensors"),
         )
+
+
+def synthetic_genes(lengths: dict[str, int], *, genes_per_sequence: int, seed: int) -> list:
+    """Non-overlapping two- or three-exon coding genes on both strands, spread evenly."""
+    from genatator.annotation import Gene, Transcript
+
+    rng = np.random.default_rng(seed)
+    genes = []
+    for seqid, length in lengths.items():
+        slot = length // genes_per_sequence
+        for g in range(genes_per_sequence):
+            start = g * slot + int(rng.integers(100, slot // 4))
+            cursor, exons = start, []
+            for _ in range(int(rng.integers(2, 4))):
+                size = int(rng.integers(150, 400))
+                exons.append((cursor, cursor + size))
+                cursor += size + int(rng.integers(80, 300))
+            strand = "+" if g % 2 == 0 else "-"
+            cds_lo, cds_hi = exons[0][0] + 40, exons[-1][1] - 60
+            cds = [(max(a, cds_lo), min(b, cds_hi)) for a, b in exons if b > cds_lo and a < cds_hi]
+            tid = f"{seqid}.t{g}"
+            transcript = Transcript(tid, seqid, strand, exons, cds, gene_id=f"{seqid}.g{g}")
+            genes.append(Gene(f"{seqid}.g{g}", seqid, strand, [transcript]))
+    return genes
+
+
+def write_synthetic_genome(directory, lengths: dict[str, int], *, genes_per_sequence=3, seed=0):
+    """A random-DNA FASTA with a GFF3 of synthetic genes; returns (fasta path, gff3 path)."""
+    from genatator.annotation import save_gff3
+
+    directory.mkdir(parents=True, exist_ok=True)
+    fasta, gff = directory / "genome.fa", directory / "genes.gff3"
+    with fasta.open("w") as handle:
+        for index, (seqid, length) in enumerate(lengths.items()):
+            sequence = random_dna(length, seed=seed * 1000 + index)
+            handle.write(f">{seqid}\n")
+            handle.writelines(sequence[i : i + 80] + "\n" for i in range(0, length, 80))
+    genes = synthetic_genes(lengths, genes_per_sequence=genes_per_sequence, seed=seed)
+    save_gff3(genes, gff, sequence_lengths=lengths)
+    return fasta, gff
+
+
+def write_gena_dir_from_golden(directory, golden_path, tokenizer, *, tag: str = "lastln"):
+    """A GENA-LM-style checkpoint directory holding the golden fixture's tiny encoder."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(golden_path))
+    with safe_open(str(golden_path), "pt") as handle:
+        config = json.loads(handle.metadata()["configs"])[tag]
+    prefix = f"{tag}.weights."
+    state = {f"bert.{k[len(prefix) :]}": v for k, v in tensors.items() if k.startswith(prefix)}
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps({"model_type": "bert", **config}))
+    torch.save(state, directory / "pytorch_model.bin")
+    tokenizer.save_pretrained(directory)
+    return {k[len("bert.") :]: v for k, v in state.items()}

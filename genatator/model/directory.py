@@ -61,28 +61,42 @@ def check_compatible(model: GenatatorModel, tokenizer: DnaTokenizer, *, source: 
         raise ModelError(f"{source}: tokenizer CLS/SEP/PAD ids {ids} differ from the model's")
 
 
-def init_model_directory(
-    output: str | Path,
+@dataclasses.dataclass
+class NewModel:
+    """A freshly initialised model with its tokenizer and where they came from (for the card)."""
+
+    model: GenatatorModel
+    tokenizer: DnaTokenizer
+    preset: str
+    tokenizer_source: str
+    backbone: str | Path | None
+    seed: int
+
+    def card(self) -> str:
+        return _model_card(
+            self.model,
+            preset=self.preset,
+            tokenizer_source=self.tokenizer_source,
+            backbone=self.backbone,
+            seed=self.seed,
+        )
+
+
+def create_model(
     *,
     preset: str,
     tokenizer: str | Path | None = None,
     backbone: str | Path | None = None,
     seed: int = 0,
-) -> Path:
-    """Create a model directory with random weights, or with a GENA-LM encoder from ``backbone``.
+) -> NewModel:
+    """A model of ``preset`` with random weights, or with a GENA-LM encoder from ``backbone``.
 
     With a backbone, the encoder's shape comes from the checkpoint and the preset supplies the
     memory, U-Net and window settings; the tokenizer defaults to the backbone's own.
-    The directory is assembled beside ``output`` and renamed into place, so a failure leaves
-    nothing behind.
 
     Raises:
-        ConfigError: ``output`` exists and is not empty.
         ModelError: the tokenizer or backbone cannot be loaded or do not fit together.
     """
-    target = Path(output)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(f"{target}: already exists and is not an empty directory")
     if tokenizer is not None:
         tok = load_tokenizer(tokenizer)
         tokenizer_source = str(tokenizer)
@@ -107,29 +121,67 @@ def init_model_directory(
     model = GenatatorModel(config)
     if backbone is not None:
         init_from_gena(model, backbone)
+    return NewModel(model, tok, preset, tokenizer_source, backbone, seed)
 
+
+def write_model_directory(
+    target: str | Path,
+    model: GenatatorModel,
+    tokenizer: DnaTokenizer,
+    card: str,
+    *,
+    replace: bool = False,
+) -> Path:
+    """Write config, weights, tokenizer and model card as one directory, all or nothing.
+
+    The directory is assembled beside ``target`` and renamed into place, so a failure (or a
+    kill) leaves either the old directory or the new one, never a mixture.
+
+    Raises:
+        ConfigError: ``target`` exists, is not empty and ``replace`` is false.
+    """
+    target = Path(target)
+    if target.exists() and not replace and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(f"{target}: already exists and is not an empty directory")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         model.save_pretrained(staging)
-        tok.save_pretrained(staging)
-        (staging / "README.md").write_text(
-            _model_card(
-                model,
-                preset=preset,
-                tokenizer_source=tokenizer_source,
-                backbone=backbone,
-                seed=seed,
-            ),
-            encoding="utf-8",
-        )
+        tokenizer.save_pretrained(staging)
+        (staging / "README.md").write_text(card, encoding="utf-8")
         if target.exists():
-            target.rmdir()  # empty, checked above
-        os.replace(staging, target)
+            # Move the old one aside first: os.replace cannot replace a non-empty directory.
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def init_model_directory(
+    output: str | Path,
+    *,
+    preset: str,
+    tokenizer: str | Path | None = None,
+    backbone: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """Create a model directory with random weights, or with a GENA-LM encoder from ``backbone``.
+
+    Raises:
+        ConfigError: ``output`` exists and is not an empty directory.
+        ModelError: the tokenizer or backbone cannot be loaded or do not fit together.
+    """
+    target = Path(output)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(f"{target}: already exists and is not an empty directory")
+    new = create_model(preset=preset, tokenizer=tokenizer, backbone=backbone, seed=seed)
+    return write_model_directory(target, new.model, new.tokenizer, new.card())
 
 
 def _model_card(

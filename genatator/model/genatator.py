@@ -100,12 +100,11 @@ class GenatatorModel(nn.Module):
             pad_token_id=config.pad_token_id,
             mem_token_start=vocab,
         )
+        # Unit-variance letter embeddings (nn.Embedding's default, as GENATATOR): the letters
+        # carry the splice motifs and must not start drowned by the token states.
         self.nucleotide_embedding = nn.Embedding(vocab, hidden)
-        nn.init.normal_(self.nucleotide_embedding.weight, std=0.02)
         self.unet = UNet1D(2 * hidden, config.unet.resolved_channels(hidden))
         self.classifier = nn.Linear(2 * hidden, config.num_labels)
-        nn.init.normal_(self.classifier.weight, std=0.02)
-        nn.init.zeros_(self.classifier.bias)
 
     @property
     def encoder(self) -> GenaEncoder:

@@ -1,0 +1,1 @@
+"""Training: data preparation, the training loop and validation metrics."""

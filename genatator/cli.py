@@ -54,6 +54,13 @@ def output_option(kind: str):  # type: ignore[no-untyped-def]
     )
 
 
+def directory_option(help_text: str, name: str = "output"):  # type: ignore[no-untyped-def]
+    """Required ``-o/--output DIR`` for a command that writes a directory."""
+    return click.option(
+        "-o", "--output", name, required=True, type=click.Path(file_okay=False), help=help_text
+    )
+
+
 # -- genome and annotation utilities ----------------------------------------------------------
 
 
@@ -117,13 +124,7 @@ def tokenizer() -> None:
 
 @tokenizer.command("train")
 @click.argument("genome", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory to write tokenizer.json into.",
-)
+@directory_option("Directory to write tokenizer.json into.")
 @click.option(
     "--vocab-size",
     default=4096,
@@ -163,13 +164,7 @@ def model() -> None:
     show_default=True,
     help="Model size.",
 )
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Model directory to create.",
-)
+@directory_option("Model directory to create.")
 @click.option(
     "--tokenizer",
     "tokenizer_path",
@@ -230,14 +225,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "--val-regions", help="Held-out regions of the training genomes: chr:start-end[,...] (1-based)."
 )
-@click.option(
-    "-o",
-    "--output",
-    "run_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Run directory (data cache, checkpoints, metrics, best/).",
-)
+@directory_option("Run directory (data cache, checkpoints, metrics, best/).", "run_dir")
 @click.option(
     "--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint."
 )

@@ -315,7 +315,8 @@ def train(**options: object) -> None:
     genatator train --genome g.fa --annotation g.gff3 --val-regions chr2:1-2000000 -o run/
     torchrun --nproc_per_node 4 -m genatator train ... -o run/
 
-    The best model by validation exon F1 is written to RUN_DIR/best/, loadable by annotate.
+    The best model by validation exon F1 is written to RUN_DIR/best/, a model directory like
+    the ones `model init` writes.
     """
     from click.core import ParameterSource
 

@@ -263,8 +263,9 @@ def test_stdin_input(args, monkeypatch, capsys):
 
 def test_cli_offers_exactly_the_model_presets():
     # The CLI lists the presets literally so that `--help` does not import torch.
-    from genatator.cli import model_init
+    from genatator.cli import model_init, train
     from genatator.model import PRESETS
 
-    preset = next(p for p in model_init.params if p.name == "preset")
-    assert tuple(preset.type.choices) == PRESETS
+    for command in (model_init, train):
+        preset = next(p for p in command.params if p.name == "preset")
+        assert tuple(preset.type.choices) == PRESETS

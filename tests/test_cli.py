@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import torch
 
@@ -269,3 +270,25 @@ def test_cli_offers_exactly_the_model_presets():
     for command in (model_init, train):
         preset = next(p for p in command.params if p.name == "preset")
         assert tuple(preset.type.choices) == PRESETS
+
+
+def test_train_option_defaults_are_the_training_config_defaults():
+    # The CLI spells defaults out for --help; TrainConfig is where they live for the library.
+    import dataclasses
+
+    from genatator.cli import train
+    from genatator.training.config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    renamed = {"model_dir": "model", "tokenizer_path": "tokenizer"}
+    context = click.Context(train)
+    checked = 0
+    for param in train.params:
+        name = renamed.get(param.name, param.name)
+        if name in defaults and defaults[name] is not dataclasses.MISSING:
+            default = param.get_default(context)
+            if repr(default) == "Sentinel.UNSET":  # click >= 8.3's "no default"
+                default = None
+            assert default == defaults[name], name
+            checked += 1
+    assert checked >= 25

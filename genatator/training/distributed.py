@@ -53,13 +53,13 @@ class Distributed:
 
     def share_outcome(self, error: GenatatorError | None) -> None:
         """Raise on every rank when rank 0 failed in a stage the others waited for."""
-        message = [None if error is None else (type(error).__name__, str(error))]
+        message = [None if error is None else str(error)]
         if self.enabled:
             dist.broadcast_object_list(message, src=0)
+        if error is not None:
+            raise error
         if message[0] is not None:
-            if error is not None:
-                raise error
-            raise GenatatorError(message[0][1])
+            raise GenatatorError(message[0])
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():

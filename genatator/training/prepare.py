@@ -223,8 +223,7 @@ class _Builder:
             raise InputError(f"{display_name(source.annotation)}: no transcripts found")
         seen: set[str] = set()
         for record in read_fasta(source.genome):
-            if split == TRAIN:
-                seen.add(record.name)
+            seen.add(record.name)
             digest = hashlib.blake2b(record.sequence.encode("ascii"), digest_size=16).hexdigest()
             if split == TRAIN:
                 self.train_digests.setdefault(digest, f"{record.name} of {source.genome}")
@@ -234,8 +233,6 @@ class _Builder:
                     f"identical to training sequence {self.train_digests[digest]}"
                 )
             transcripts = by_sequence.get(record.name)
-            if split == VAL:
-                seen.add(record.name)
             if not transcripts:
                 continue
             self._add_sequence(source, split, record.name, record.sequence, digest, transcripts)

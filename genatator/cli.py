@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input or usage (one-line message, no traceback unle
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -363,6 +364,189 @@ def train(**options: object) -> None:
             result.best_metrics["exon_f1"],
             os.path.join(str(run_dir), "best"),
         )
+
+
+# -- annotation -------------------------------------------------------------------------------
+
+
+def _set_verbosity(quiet: bool, debug: bool) -> None:
+    """Honour ``--quiet``/``--debug`` given after the subcommand name as well as before it."""
+    if debug:
+        logging.getLogger().setLevel(logging.DEBUG)
+    elif quiet:
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+@cli.command(context_settings={"show_default": True})
+@click.argument("genome", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="GFF3 output ('-': stdout).",
+)
+@click.option(
+    "-m",
+    "--model",
+    "model_source",
+    required=True,
+    help="Model directory (genatator train's RUN/best, model init's output) or a hub id.",
+)
+@click.option("--regions", help="Only these parts, e.g. chr2R:1-500000,chrX:100-9000 (1-based).")
+@click.option("--batch-size", type=int, default=8, help="Sequences per forward pass.")
+@click.option("--window", type=int, help="Nucleotides per window [default: the model's].")
+@click.option("--overlap", type=float, default=0.5, help="Fraction shared by adjacent windows.")
+@click.option("--no-rc", is_flag=True, help="Skip the reverse-complement pass (about 2x faster).")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    default="auto",
+    help="auto: bf16 (or fp16) autocast on GPU, fp32 on CPU.",
+)
+@click.option("--threads", type=int, help="CPU threads for torch [default: torch's].")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    help="Seeds torch's RNG (inference draws no random numbers; output does not depend on it).",
+)
+@click.option(
+    "--cds-mode",
+    type=click.Choice(["model", "orf"]),
+    default="model",
+    help="model: the complete ORF that best matches the CDS track; orf: longest complete ORF.",
+)
+@click.option(
+    "--min-cds-codons",
+    type=int,
+    default=100,
+    help="A transcript is mRNA from this CDS length (codons, stop excluded), else lnc_RNA.",
+)
+@click.option("--no-lncrna", is_flag=True, help="Write protein-coding transcripts only.")
+@click.option(
+    "--no-splice-filter", is_flag=True, help="Keep exon boundaries with unseen dinucleotides."
+)
+@click.option(
+    "--proteins", type=click.Path(dir_okay=False, allow_dash=True), help="Protein FASTA output."
+)
+@click.option(
+    "--cds-fasta", type=click.Path(dir_okay=False, allow_dash=True), help="CDS FASTA output."
+)
+@click.option(
+    "--tracks",
+    type=click.Path(file_okay=False),
+    help="Directory for the five probability tracks (genome browsers).",
+)
+@click.option(
+    "--track-format",
+    type=click.Choice(["auto", "bigwig", "bedgraph"]),
+    default="auto",
+    help="auto: bigWig when pyBigWig is installed, else bedGraph.",
+)
+@click.option("--resume", is_flag=True, help="Keep sequences an interrupted run finished.")
+@click.option("--shard", help="i/n: annotate every n-th sequence from the i-th (job arrays).")
+@click.option("-q", "--quiet", is_flag=True, help="Only print warnings and errors.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
+def annotate(genome: str, output: str, model_source: str, **options: object) -> None:
+    """Predict genes and transcripts of GENOME (FASTA, gzip or '-') as GFF3.
+
+    \b
+    genatator annotate genome.fa -m MODEL -o genes.gff3
+    zcat genome.fa.gz | genatator annotate - -m MODEL --no-rc > genes.gff3
+    torchrun --nproc_per_node 4 -m genatator annotate genome.fa -m MODEL -o genes.gff3
+
+    Progress (Mb done, Mb/s) and logs go to stderr. Outputs are written when the run ends,
+    atomically; --resume after a kill keeps the sequences already finished.
+    """
+    from genatator.pipeline import AnnotateOptions, Outputs, parse_shard
+    from genatator.pipeline import annotate as run_annotate
+    from genatator.postprocess import DecodeOptions
+    from genatator.regions import parse_regions
+    from genatator.tracks import default_track_format
+
+    _set_verbosity(bool(options["quiet"]), bool(options["debug"]))
+    track_format = str(options["track_format"])
+    if track_format == "auto":
+        track_format = default_track_format()
+    try:
+        decode = DecodeOptions(
+            cds_mode=str(options["cds_mode"]),
+            min_cds_codons=int(options["min_cds_codons"]),  # type: ignore[call-overload]
+            lncrna=not options["no_lncrna"],
+            splice_filter=not options["no_splice_filter"],
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    regions = options["regions"]
+    settings = AnnotateOptions(
+        window=options["window"],  # type: ignore[arg-type]
+        overlap=float(options["overlap"]),  # type: ignore[arg-type]
+        batch_size=int(options["batch_size"]),  # type: ignore[call-overload]
+        reverse_complement=not options["no_rc"],
+        device=str(options["device"]),
+        precision=str(options["precision"]),
+        regions=tuple(parse_regions(str(regions))) if regions else None,
+        shard=parse_shard(str(options["shard"])) if options["shard"] else (1, 1),
+        decode=decode,
+        resume=bool(options["resume"]),
+        threads=options["threads"],  # type: ignore[arg-type]
+        seed=int(options["seed"]),  # type: ignore[call-overload]
+    )
+    outputs = Outputs(
+        gff3=output,
+        proteins=options["proteins"],  # type: ignore[arg-type]
+        cds_fasta=options["cds_fasta"],  # type: ignore[arg-type]
+        tracks=options["tracks"],  # type: ignore[arg-type]
+        track_format=track_format,
+    )
+    with _progress_bar(genome) as advance:
+        run_annotate(genome, outputs, model_source, settings, progress=advance)
+
+
+@contextlib.contextmanager
+def _progress_bar(genome: str):  # type: ignore[no-untyped-def]
+    """A tqdm bar in Mb on stderr, shown only on a terminal and when logging at INFO."""
+    from tqdm import tqdm
+
+    enabled = sys.stderr.isatty() and logging.getLogger().getEffectiveLevel() <= logging.INFO
+    if not enabled:
+        yield None
+        return
+    total = _genome_length(genome)
+    with tqdm(
+        total=total / 1e6 if total else None,
+        unit="Mb",
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} Mb [{elapsed}<{remaining}, {rate_fmt}]"
+        if total
+        else None,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
+        yield lambda nucleotides: bar.update(nucleotides / 1e6)
+
+
+def _genome_length(genome: str) -> int | None:
+    """Total length from a ``.fai`` index beside the genome, for the progress bar's ETA."""
+    index = f"{genome}.fai"
+    if genome == "-" or not os.path.isfile(index):
+        return None
+    with open(index, encoding="utf-8") as handle:
+        return sum(int(line.split("\t")[1]) for line in handle if line.strip())
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@output_option("GFF3")
+def merge(inputs: tuple[str, ...], output: str) -> None:
+    """Merge GFF3 files of `annotate --shard` runs into one sorted file with unique IDs."""
+    from genatator.annotation import save_gff3
+    from genatator.annotation.merge import merge_annotations
+
+    merged = merge_annotations(list(inputs))
+    save_gff3(merged, output)
+    logger.info("%d genes from %d files written to %s", len(merged.genes), len(inputs), output)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,3 +45,15 @@ def small_tokenizer():
     from genatator.tokenizer import DnaTokenizer
 
     return DnaTokenizer.train([random_dna(60_000, seed=1)], vocab_size=300, piece_length=2000)
+
+
+@pytest.fixture(scope="session")
+def tiny_random_model(tmp_path_factory) -> Path:
+    """A ``tiny``-preset model directory with random weights and a 2 kb window (no training)."""
+    from genatator.model.directory import create_model, write_model_directory
+    from genatator.model.settings import InferenceSettings
+
+    new = create_model(preset="tiny", seed=0)
+    target = tmp_path_factory.mktemp("models") / "tiny-random"
+    settings = InferenceSettings(window=2000)
+    return write_model_directory(target, new.model, new.tokenizer, new.card(), settings=settings)

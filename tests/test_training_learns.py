@@ -9,8 +9,9 @@ import torch
 
 from genatator.cli import main
 from genatator.model.directory import load_model_directory
+from genatator.regions import parse_regions
 from genatator.training.config import TrainConfig
-from genatator.training.prepare import parse_regions, prepare
+from genatator.training.prepare import prepare
 from genatator.training.samples import SampleSource
 from genatator.training.trainer import evaluate
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from genatator.annotation.merge import merge_annotations
 from genatator.annotation.models import (
     CODING_KIND,
     LNC_KIND,
@@ -22,6 +23,7 @@ __all__ = [
     "Span",
     "Transcript",
     "cds_phases",
+    "merge_annotations",
     "read_annotation",
     "save_gff3",
     "write_gff3",

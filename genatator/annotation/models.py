@@ -40,6 +40,8 @@ class Transcript:
         kind: SO transcript type (``mRNA``, ``lnc_RNA``, ``ncRNA``, ``miRNA``, ...).
         gene_id: identifier of the parent gene.
         score: confidence in [0, 1] or None (written as ``.``).
+        exon_scores: per-exon confidence in exon order (the exon lines' score column); empty
+            when unknown.
         source: GFF source column.
         attributes: extra attributes to carry through (``Name``, ``biotype``, ...).
     """
@@ -54,6 +56,7 @@ class Transcript:
     score: float | None = None
     source: str = "genatator"
     attributes: dict[str, str] = field(default_factory=dict)
+    exon_scores: list[float] = field(default_factory=list)
 
     @property
     def start(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import re
 import warnings
 from collections import defaultdict
@@ -172,7 +173,8 @@ class _TxBuilder:
     source: str
     line: int
     gene_key: str
-    parts: list[tuple[int, int, int, int]] = field(default_factory=list)  # role, start, end, line
+    # role, start, end, line, score column text
+    parts: list[tuple[int, int, int, int, str]] = field(default_factory=list)
     row_span: Span | None = None
     row_type: str | None = None
     score: float | None = None
@@ -245,7 +247,7 @@ def _extend_cds_to_stop(cds: list[Span], stops: list[Span], tx: _TxBuilder, prob
 def _build(tx: _TxBuilder, problems: _Problems) -> tuple[list[Span], list[Span]] | None:
     """Normalised (exons, cds) of a transcript, or None when it is skipped (lenient)."""
     by_role: dict[int, list[Span]] = defaultdict(list)
-    for role, start, end, _ in tx.parts:
+    for role, start, end, _, _ in tx.parts:
         by_role[role].append((start, end))
     cds = _merge(by_role[_CDS])
     stops = by_role[_STOP]
@@ -273,6 +275,23 @@ def _build(tx: _TxBuilder, problems: _Problems) -> tuple[list[Span], list[Span]]
     return exons, cds
 
 
+def _exon_scores(tx: _TxBuilder, exons: list[Span]) -> list[float]:
+    """Scores of the exon rows in exon order; empty unless each exon is one row with a number.
+
+    Merged, derived or unscored exons get no scores: a partial list could not be written back.
+    """
+    rows = sorted((start, end, text) for role, start, end, _, text in tx.parts if role == _EXON)
+    if len(rows) != len(exons) or any(text in (".", "") for _, _, text in rows):
+        return []
+    if [(start, end) for start, end, _ in rows] != exons:
+        return []
+    try:
+        scores = [float(text) for _, _, text in rows]
+    except ValueError:
+        return []  # exon scores were never checked, so a non-number is ignored, not an error
+    return scores if all(math.isfinite(score) for score in scores) else []
+
+
 def _transcript(tx: _TxBuilder, problems: _Problems, file_has_cds: bool) -> Transcript | None:
     built = _build(tx, problems)
     if built is None:
@@ -297,6 +316,7 @@ def _transcript(tx: _TxBuilder, problems: _Problems, file_has_cds: bool) -> Tran
         score=tx.score,
         source=tx.source,
         attributes=tx.attributes,
+        exon_scores=_exon_scores(tx, exons),
     )
 
 
@@ -439,7 +459,7 @@ class _GtfParser:
             tx.score = _parse_score(row.score, line, problems)
         else:
             self.has_cds |= role == _CDS
-            tx.parts.append((role, row.start, row.end, line))
+            tx.parts.append((role, row.start, row.end, line, row.score))
 
     def _consistent(self, tx: _TxBuilder, row: _Row, gene_id: str) -> bool:
         for what, first, here in (
@@ -494,7 +514,8 @@ class _Gff3Parser:
         self.duplicates: dict[str, int] = {}  # ID -> line of its second definition
         self.part_ids: set[str] = set()
         self.skipped: set[str] = set()  # IDs on lines dropped in lenient mode
-        self.parts: dict[str, list[tuple[int, int, int, int, str, str]]] = defaultdict(list)
+        # Parent -> (role, start, end, line, seqid, strand, score column text)
+        self.parts: dict[str, list[tuple[int, int, int, int, str, str, str]]] = defaultdict(list)
         self.orphan_candidates: list[tuple[int, str]] = []  # (line, parent) of features
         self.has_cds = False
         self.seqids: list[str] = []  # in order of first appearance, set by finish()
@@ -548,7 +569,9 @@ class _Gff3Parser:
             self.part_ids.add(feature_id)
         self.has_cds |= role == _CDS
         for parent in parents:
-            self.parts[parent].append((role, row.start, row.end, row.line, row.seqid, row.strand))
+            self.parts[parent].append(
+                (role, row.start, row.end, row.line, row.seqid, row.strand, row.score)
+            )
 
     def _check_orphans(self) -> None:
         known = self.features.keys() | self.part_ids | self.skipped
@@ -577,7 +600,7 @@ class _Gff3Parser:
         tx.score = _parse_score(row.score, row.line, self.problems)
         tx.attributes = feature.attributes
         for part in self.parts.get(tx_id, ()):
-            role, start, end, line, seqid, strand = part
+            role, start, end, line, seqid, strand, score = part
             if seqid != tx.seqid or strand != tx.strand:
                 self.problems.report(
                     f"{_ROLE_NAMES[role]} on {seqid}{strand} but its transcript {tx_id!r} is on "
@@ -585,7 +608,7 @@ class _Gff3Parser:
                     line=line,
                 )
                 continue
-            tx.parts.append((role, start, end, line))
+            tx.parts.append((role, start, end, line, score))
         return tx
 
     def _gene_of(self, tx_id: str, is_transcript: set[str]) -> str | None:
@@ -722,7 +745,8 @@ def read_annotation(
     come sorted by sequence (``##sequence-region`` order, then first appearance), start, end,
     strand and ID. Kinds: explicit SO type, else biotype, else RefSeq prefix (``NM_``/``XM_``
     mRNA; ``NR_``/``XR_`` lnc_RNA from 200 nt, else ncRNA), else ncRNA (``transcript`` when the
-    file has no CDS at all); any transcript with a CDS is an mRNA.
+    file has no CDS at all); any transcript with a CDS is an mRNA. Exon rows' scores are kept
+    in ``Transcript.exon_scores`` when every exon is one row with a numeric score.
 
     Problems (each an InputError naming file, line and feature): bad column count, coordinates,
     score or attributes; strand other than + or - on a transcript or its parts (a GFF3 gene row

@@ -119,24 +119,33 @@ def _numbered(spans: list[Span], strand: str) -> list[tuple[Span, int]]:
     return [(span, i + 1 if strand == "+" else n - i) for i, span in enumerate(spans)]
 
 
-def _transcript_children(t: Transcript, exon_type: str) -> list[tuple[int, int, str, str, str]]:
-    """(start, rank, type, ID suffix, phase) rows of a transcript, in coordinate order."""
-    rows = [(s, 0, e, exon_type, f"exon{n}", ".") for (s, e), n in _numbered(t.exons, t.strand)]
+def _transcript_children(
+    t: Transcript, exon_type: str
+) -> list[tuple[int, int, str, str, str, str]]:
+    """(start, end, type, ID suffix, score, phase) rows of a transcript, in coordinate order."""
+    exon_scores: list[float | None] = list(t.exon_scores) or [None] * len(t.exons)
+    if len(exon_scores) != len(t.exons):
+        raise ValueError(f"transcript {t.id!r} has {len(t.exons)} exons but {len(exon_scores)} "
+                         "exon scores")  # fmt: skip
+    rows = [
+        (s, 0, e, exon_type, f"exon{n}", _format_score(score), ".")
+        for ((s, e), n), score in zip(_numbered(t.exons, t.strand), exon_scores)
+    ]
     rows += [
-        (s, 1, e, "five_prime_UTR", f"5UTR{n}", ".")
+        (s, 1, e, "five_prime_UTR", f"5UTR{n}", ".", ".")
         for (s, e), n in _numbered(t.five_prime_utrs, t.strand)
     ]
     phases = cds_phases(t)
     rows += [
-        (s, 2, e, "CDS", f"CDS{n}", str(phases[i]))
+        (s, 2, e, "CDS", f"CDS{n}", ".", str(phases[i]))
         for i, ((s, e), n) in enumerate(_numbered(t.cds, t.strand))
     ]
     rows += [
-        (s, 3, e, "three_prime_UTR", f"3UTR{n}", ".")
+        (s, 3, e, "three_prime_UTR", f"3UTR{n}", ".", ".")
         for (s, e), n in _numbered(t.three_prime_utrs, t.strand)
     ]
     rows.sort()
-    return [(s, e, ftype, suffix, phase) for s, _, e, ftype, suffix, phase in rows]
+    return [(s, e, ftype, suffix, score, phase) for s, _, e, ftype, suffix, score, phase in rows]
 
 
 class _Ids:
@@ -175,9 +184,9 @@ def _gene_lines(gene: Gene, seqid: str, source: str | None, ids: _Ids) -> list[s
             t.strand, ".", _attributes(ids.add(t.id), gene.id, t.attributes),
         )))  # fmt: skip
         exon_type = "pseudogenic_exon" if tx_type == _PSEUDO else "exon"
-        for start, end, ftype, suffix, phase in _transcript_children(t, exon_type):
+        for start, end, ftype, suffix, score, phase in _transcript_children(t, exon_type):
             lines.append("\t".join((
-                seqid, tx_source, ftype, str(start + 1), str(end), ".", t.strand, phase,
+                seqid, tx_source, ftype, str(start + 1), str(end), score, t.strand, phase,
                 _attributes(ids.add(f"{t.id}.{suffix}"), t.id, {}),
             )))  # fmt: skip
     lines.append("###")
@@ -195,6 +204,7 @@ def write_gff3(
     sequence_lengths: dict[str, int] | None = None,
     source: str | None = None,
     header: bool = True,
+    sequence_regions: bool = True,
 ) -> int:
     """Write genes as GFF3: sorted, one ``##sequence-region`` per sequence, SO types.
 
@@ -217,6 +227,8 @@ def write_gff3(
             annotation's; a sequence without a length gets its last feature end.
         source: column 2 for every line; default each gene's and transcript's own ``source``.
         header: write the ``##gff-version 3`` line (off when appending to a file).
+        sequence_regions: write the ``##sequence-region`` lines (off for a block of genes that
+            goes into a file whose directives are written separately).
 
     Returns:
         Number of feature lines written (directives and ``###`` not counted).
@@ -242,7 +254,7 @@ def write_gff3(
             raise ValueError(
                 f"features on {seqid!r} end at {ends[seqid]}, past its length {length}"
             )
-        if length > 0:
+        if length > 0 and sequence_regions:
             out.append(f"##sequence-region {_SEQID_ESCAPE.sub(_percent, seqid)} 1 {length}")
     handle.write("\n".join(out) + "\n" if out else "")
     genes.sort(key=lambda g: (order[g.seqid], g.start, g.end, g.strand, g.id))

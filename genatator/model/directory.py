@@ -16,6 +16,7 @@ from genatator.errors import ConfigError, ModelError
 from genatator.model.checkpoints import init_from_gena, read_gena_checkpoint, resolve_model_dir
 from genatator.model.config import preset_config
 from genatator.model.genatator import GenatatorModel
+from genatator.model.settings import InferenceSettings
 from genatator.tokenizer import TOKENIZER_FILE, DnaTokenizer
 
 #: Tokenizer used by ``model init`` when neither --tokenizer nor --backbone names one.
@@ -131,8 +132,9 @@ def write_model_directory(
     card: str,
     *,
     replace: bool = False,
+    settings: InferenceSettings | None = None,
 ) -> Path:
-    """Write config, weights, tokenizer and model card as one directory, all or nothing.
+    """Write config, weights, tokenizer, model card (and settings) as one directory, all or nothing.
 
     The directory is assembled beside ``target`` and renamed into place, so a failure (or a
     kill) leaves either the old directory or the new one, never a mixture.
@@ -149,6 +151,8 @@ def write_model_directory(
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         (staging / "README.md").write_text(card, encoding="utf-8")
+        if settings is not None:
+            settings.save(staging)
         if target.exists():
             # Move the old one aside first: os.replace cannot replace a non-empty directory.
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))

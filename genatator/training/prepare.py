@@ -20,11 +20,13 @@ from genatator.annotation.models import Transcript
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta
 from genatator.labels import packed_label_track
+from genatator.postprocess.splice import SpliceTable
+from genatator.regions import Region
 
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the cache layout changes, so an old cache is rebuilt rather than misread.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MANIFEST = "manifest.json"
 TRAIN, VAL = "train", "val"
 
@@ -35,43 +37,6 @@ class GenomeSource:
 
     genome: str
     annotation: str
-
-
-@dataclass(frozen=True, order=True)
-class Region:
-    """A 0-based half-open interval of one sequence (printed 1-based closed, as users write it)."""
-
-    seqid: str
-    start: int
-    end: int
-
-    def __str__(self) -> str:
-        return f"{self.seqid}:{self.start + 1}-{self.end}"
-
-
-def parse_regions(text: str) -> list[Region]:
-    """Parse ``chr:start-end[,chr:start-end...]`` (1-based, closed) into regions.
-
-    Raises:
-        ConfigError: a region is malformed or empty.
-    """
-    regions = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        # rpartition: sequence names may themselves contain ':' (e.g. HLA-A*01:01).
-        seqid, colon, span = item.rpartition(":")
-        first, dash, last = span.partition("-")
-        try:
-            start, end = int(first), int(last)
-        except ValueError:
-            start = end = 0
-        if not colon or not seqid or not dash or start < 1 or end < start:
-            raise ConfigError(
-                f"--val-regions: {item!r} is not chr:start-end (1-based, start ≤ end)"
-            )
-        regions.append(Region(seqid, start - 1, end))
-    if not regions:
-        raise ConfigError("--val-regions: no region given")
-    return regions
 
 
 @dataclass
@@ -97,11 +62,14 @@ class PreparedData:
     ``transcripts`` rows are ``(chromosome index, start, end, label offset)`` of each
     representative transcript that lies wholly inside one split's bases; the transcript's own
     packed labels are ``<key>.transcripts.npy[offset : offset + end - start]``.
+    ``splice_table`` counts the dinucleotides flanking the training transcripts' introns (every
+    isoform wholly in the training bases), for the annotator's illegal-dinucleotide filter.
     """
 
     directory: Path
     chromosomes: list[Chromosome]
     transcripts: dict[str, np.ndarray]
+    splice_table: SpliceTable
 
     def sequence(self, index: int) -> np.ndarray:
         """ASCII codes of a chromosome (memory-mapped)."""
@@ -197,7 +165,12 @@ def prepare(
 def _load(cache: Path, values: dict) -> PreparedData:
     chromosomes = [Chromosome.from_dict(c) for c in values["chromosomes"]]
     tables = np.load(cache / "transcripts.npz")
-    return PreparedData(cache, chromosomes, {split: tables[split] for split in (TRAIN, VAL)})
+    return PreparedData(
+        cache,
+        chromosomes,
+        {split: tables[split] for split in (TRAIN, VAL)},
+        SpliceTable.from_dict(values["splice_table"]),
+    )
 
 
 class _Builder:
@@ -212,13 +185,16 @@ class _Builder:
         for region in val_regions:
             self.regions[region.seqid].append(region)
         self.region_hits: dict[str, int] = {}
+        self.splice_table = SpliceTable.empty()
 
     def add(self, source: GenomeSource, split: str) -> None:
         annotation = read_annotation(source.annotation)
         by_sequence: dict[str, list[Transcript]] = defaultdict(list)
+        isoforms: dict[str, list[Transcript]] = defaultdict(list)
         for gene in annotation.genes:
             if gene.transcripts:
                 by_sequence[gene.seqid].append(gene.representative())
+                isoforms[gene.seqid].extend(gene.transcripts)
         if not by_sequence:
             raise InputError(f"{display_name(source.annotation)}: no transcripts found")
         seen: set[str] = set()
@@ -235,7 +211,12 @@ class _Builder:
             transcripts = by_sequence.get(record.name)
             if not transcripts:
                 continue
-            self._add_sequence(source, split, record.name, record.sequence, digest, transcripts)
+            chromosome = self._add_sequence(
+                source, split, record.name, record.sequence, digest, transcripts
+            )
+            for transcript in isoforms[record.name]:
+                if _inside(transcript, chromosome.intervals[TRAIN]):
+                    self.splice_table.add_transcript(transcript, record.sequence)
         missing = sorted(set(by_sequence) - seen)
         if missing:
             raise InputError(
@@ -252,7 +233,7 @@ class _Builder:
         sequence: str,
         digest: str,
         transcripts: list[Transcript],
-    ) -> None:
+    ) -> Chromosome:
         length = len(sequence)
         for transcript in transcripts:
             if transcript.end > length:
@@ -281,7 +262,7 @@ class _Builder:
         anchored, offset = [], 0
         for transcript in sorted(transcripts, key=lambda t: (t.start, t.end, t.id)):
             for name, spans in chromosome.intervals.items():
-                if any(lo <= transcript.start and transcript.end <= hi for lo, hi in spans):
+                if _inside(transcript, spans):
                     self.rows[name].append((index, transcript.start, transcript.end, offset))
                     anchored.append(transcript)
                     offset += transcript.end - transcript.start
@@ -302,6 +283,7 @@ class _Builder:
             length,
             len(transcripts),
         )
+        return chromosome
 
     def _held_out(self, seqid: str, length: int) -> list[tuple[int, int]]:
         """The validation regions of one training sequence, checked and merged."""
@@ -348,7 +330,16 @@ class _Builder:
             for split, rows in self.rows.items()
         }
         np.savez(self.directory / "transcripts.npz", **tables)
-        return {"fingerprint": expected, "chromosomes": [asdict(c) for c in self.chromosomes]}
+        return {
+            "fingerprint": expected,
+            "chromosomes": [asdict(c) for c in self.chromosomes],
+            "splice_table": self.splice_table.to_dict(),
+        }
+
+
+def _inside(transcript: Transcript, spans: list[list[int]]) -> bool:
+    """Whether ``transcript`` lies wholly inside one of ``spans``."""
+    return any(lo <= transcript.start and transcript.end <= hi for lo, hi in spans)
 
 
 def _complement(spans: list[tuple[int, int]], length: int) -> list[list[int]]:

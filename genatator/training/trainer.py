@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from genatator import __version__
 from genatator._io import atomic_output
+from genatator.distributed import Distributed, init_distributed
 from genatator.errors import ConfigError, GenatatorError
 from genatator.labels import CDS, CLASSES, EXON
 from genatator.model.directory import (
@@ -31,11 +32,12 @@ from genatator.model.directory import (
     write_model_directory,
 )
 from genatator.model.genatator import GenatatorModel
+from genatator.model.settings import InferenceSettings
+from genatator.regions import parse_regions
 from genatator.tokenizer import DnaTokenizer
 from genatator.training.config import TrainConfig, parse_curriculum, segments_at
-from genatator.training.distributed import Distributed, init_distributed
 from genatator.training.metrics import TrackMetrics
-from genatator.training.prepare import TRAIN, PreparedData, parse_regions, prepare
+from genatator.training.prepare import TRAIN, PreparedData, prepare
 from genatator.training.samples import Sample, SampleSource, collate
 
 logger = logging.getLogger(__name__)
@@ -152,7 +154,9 @@ class _Trainer:
 
     def _prepare(self) -> PreparedData:
         config = self.config
-        regions = parse_regions(config.val_regions) if config.val_regions else []
+        regions = (
+            parse_regions(config.val_regions, option="--val-regions") if config.val_regions else []
+        )
         return prepare(
             self.run_dir / DATA_DIR,
             config.sources,
@@ -339,6 +343,10 @@ class _Trainer:
                             self.tokenizer,
                             _trained_card(model, config, step, scores),
                             replace=True,
+                            settings=InferenceSettings(
+                                window=config.window,
+                                splice_table=self.data.splice_table.to_dict(),
+                            ),
                         )
                 if stopping or step % config.save_every == 0 or step == config.max_steps:
                     rng = world.gather(_rng_state(device))

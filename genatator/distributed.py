@@ -1,4 +1,4 @@
-"""Process-group set-up for ``torchrun`` data parallelism, and the collectives the trainer needs."""
+"""Process-group set-up for ``torchrun`` data parallelism, with the collectives genatator uses."""
 
 from __future__ import annotations
 

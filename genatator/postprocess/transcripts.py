@@ -1,0 +1,134 @@
+"""Decode one gene region's probabilities and sequence into one scored transcript."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genatator.annotation.models import CODING_KIND, LNC_KIND, Span, Transcript
+from genatator.labels import CDS, EXON, INTRON
+from genatator.postprocess.assembly import (
+    DecodeOptions,
+    check_probabilities,
+    exon_intron_structure,
+    introns_between,
+    spliced_length,
+)
+from genatator.postprocess.cds import longest_orf_cds, model_cds
+from genatator.postprocess.splice import SpliceTable, filter_splice_sites
+from genatator.postprocess.strand import call_strand, strand_score
+
+__all__ = ["decode_region"]
+
+
+def _span_sums(cumulative: np.ndarray, spans: list[Span]) -> np.ndarray:
+    """Sum of a track over each span, from its prefix sums."""
+    if not spans:
+        return np.zeros(0)
+    array = np.asarray(spans, dtype=np.int64)
+    return cumulative[array[:, 1]] - cumulative[array[:, 0]]
+
+
+def _prefix_sums(track: np.ndarray) -> np.ndarray:
+    return np.concatenate(([0.0], np.cumsum(track, dtype=np.float64)))
+
+
+def _mean(cumulative: np.ndarray, spans: list[Span]) -> float:
+    return float(_span_sums(cumulative, spans).sum() / spliced_length(spans))
+
+
+def decode_region(
+    probabilities: np.ndarray,
+    sequence: str,
+    *,
+    seqid: str,
+    offset: int = 0,
+    options: DecodeOptions | None = None,
+    splice_table: SpliceTable | None = None,
+) -> Transcript | None:
+    """The transcript of one gene region, or None when nothing worth reporting is there.
+
+    Steps: exon-intron structure (:func:`exon_intron_structure`), strand (:func:`strand_score`
+    then :func:`call_strand`), splice-site filter (:func:`filter_splice_sites`, when enabled and
+    multi-exon), CDS (:func:`model_cds` or :func:`longest_orf_cds` per ``options.cds_mode``),
+    then the type: ``mRNA`` when the CDS has at least ``options.min_cds_codons`` codons besides
+    the stop, else ``lnc_RNA`` without CDS.
+
+    Confidence: ``exon_scores`` is the mean ``p_exon`` of each exon; ``score`` the mean, over
+    the transcript's span, of the probability of the class each base was given (``p_exon`` on
+    exons, ``p_intron`` on introns). Attributes (``%.4g`` strings): ``exon_confidence``,
+    ``intron_confidence`` (with introns), ``cds_confidence`` (mean ``p_CDS`` over the CDS, when
+    coding), ``strand_score`` and ``strand_evidence``.
+
+    Args:
+        probabilities: ``(n, 5)`` probabilities of the region.
+        sequence: upper-case sequence of the region, ``n`` bases.
+        seqid: sequence name for the transcript.
+        offset: genome coordinate of the region's first base.
+        options: decoding options; defaults when omitted.
+        splice_table: legal splice sites; :meth:`SpliceTable.canonical` when omitted.
+
+    Returns:
+        A transcript in genome coordinates with empty ``id`` and ``gene_id`` (the caller names
+        it), or None: no exon survives, fewer than ``options.min_transcript_length`` exonic
+        bases, or non-coding while ``options.lncrna`` is False.
+
+    Raises:
+        ValueError: probabilities and sequence differ in length or have a bad shape.
+    """
+    options = options or DecodeOptions()
+    probabilities = check_probabilities(probabilities)
+    if len(sequence) != len(probabilities):
+        raise ValueError(
+            f"sequence has {len(sequence)} bases but probabilities {len(probabilities)}"
+        )
+    exons = exon_intron_structure(probabilities, options)
+    if spliced_length(exons) < options.min_transcript_length:
+        return None
+
+    score = strand_score(probabilities, exons, options.strand_flank)
+    strand, evidence = call_strand(score, sequence, exons)
+    if options.splice_filter and len(exons) > 1:
+        table = splice_table if splice_table is not None else SpliceTable.canonical()
+        exons = filter_splice_sites(exons, strand, sequence, table, options.max_boundary_shift)
+        if spliced_length(exons) < options.min_transcript_length:
+            return None
+
+    if options.cds_mode == "model":
+        cds = model_cds(probabilities, sequence, exons, strand)
+    else:
+        cds = longest_orf_cds(sequence, exons, strand)
+    coding = bool(cds) and spliced_length(cds) - 3 >= 3 * options.min_cds_codons
+    if not coding:
+        if not options.lncrna:
+            return None
+        cds = []
+
+    exon_sums = _prefix_sums(probabilities[:, EXON])
+    intron_sums = _prefix_sums(probabilities[:, INTRON])
+    introns = introns_between(exons)
+    per_exon = _span_sums(exon_sums, exons)
+    exon_total = float(per_exon.sum())
+    intron_total = float(_span_sums(intron_sums, introns).sum())
+    attributes = {"exon_confidence": f"{exon_total / spliced_length(exons):.4g}"}
+    if introns:
+        attributes["intron_confidence"] = f"{intron_total / spliced_length(introns):.4g}"
+    if cds:
+        attributes["cds_confidence"] = f"{_mean(_prefix_sums(probabilities[:, CDS]), cds):.4g}"
+    attributes["strand_score"] = f"{score:.4g}"
+    attributes["strand_evidence"] = evidence
+
+    span = exons[-1][1] - exons[0][0]
+    exon_means = per_exon / [end - start for start, end in exons]
+    return Transcript(
+        id="",
+        seqid=seqid,
+        strand=strand,
+        exons=[(start + offset, end + offset) for start, end in exons],
+        cds=[(start + offset, end + offset) for start, end in cds],
+        kind=CODING_KIND if coding else LNC_KIND,
+        gene_id="",
+        score=(exon_total + intron_total) / span,
+        source="genatator",
+        attributes=attributes,
+        exon_scores=[float(value) for value in exon_means],
+    )

@@ -166,12 +166,12 @@ def test_call_strand_rules():
     sequence = "".join(sequence)
     both = [(0, 10), (20, 30), (40, 50)]
     assert intron_votes(sequence, both) == (1, 1)
-    assert call_strand(1.0, sequence, both) == ("+", "utr")
-    assert call_strand(-1.0, sequence, both) == ("-", "utr")
-    assert call_strand(0.99, sequence, both) == ("+", "default")  # tied votes
-    assert call_strand(0.5, sequence, [(0, 10), (20, 50)]) == ("+", "splice")
-    assert call_strand(0.5, sequence, [(0, 30), (40, 50)]) == ("-", "splice")
-    assert call_strand(-0.5, sequence, [(0, 50)]) == ("+", "default")
+    assert call_strand(5.0, sequence, both) == ("+", "utr")
+    assert call_strand(-5.0, sequence, both) == ("-", "utr")
+    assert call_strand(4.99, sequence, both) == ("+", "default")  # tied votes
+    assert call_strand(4.5, sequence, [(0, 10), (20, 50)]) == ("+", "splice")
+    assert call_strand(4.5, sequence, [(0, 30), (40, 50)]) == ("-", "splice")
+    assert call_strand(-4.5, sequence, [(0, 50)]) == ("+", "default")
     # GC..AG counts as +, its reverse complement CT..GC as -; introns under 4 nt do not vote.
     assert intron_votes("AAGCAAAGAA", [(0, 2), (8, 10)]) == (1, 0)
     assert intron_votes("AACTAAAGCAA", [(0, 2), (9, 11)]) == (0, 1)

@@ -133,6 +133,16 @@ def test_train_writes_metrics_checkpoints_and_a_loadable_best_model(tmp_path, ca
     assert "genome.fa" in card and "chrA:12001-16000" in card
     saved = json.loads((run / "train_config.json").read_text())
     assert saved["window"] == 600 and saved["max_steps"] == 5
+    settings = json.loads((run / "best" / "inference.json").read_text())
+    assert settings["window"] == 600
+    assert sum(settings["splice_table"]["donor"].values()) > 0
+
+    # The best model annotates with its training window and splice-site table.
+    out = tmp_path / "genes.gff3"
+    code = main(["annotate", str(genome[0]), "-m", str(run / "best"), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0 and out.is_file(), err
+    assert "records none" not in err and "records no splice-site table" not in err
 
     # A second start into the same directory is refused; --resume at the end is a no-op.
     code, err = run_cli(capsys, *inputs(genome), *FAST, "--max-steps", "5", "-o", run)

@@ -12,6 +12,7 @@ from helpers import synthetic_genes, write_synthetic_genome
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta, reverse_complement
 from genatator.labels import CLASSES, FIVE_PRIME_UTR, THREE_PRIME_UTR, gene_label_track, label_track
+from genatator.postprocess.splice import SpliceTable
 from genatator.regions import Region, parse_regions
 from genatator.training.prepare import TRAIN, VAL, GenomeSource, prepare
 from genatator.training.samples import TRANSCRIPT, WINDOW, SampleSource, collate
@@ -59,6 +60,18 @@ def test_prepare_caches_sequences_labels_and_splits(tmp_path, genome):
             expected = label_track([transcript], start, end)
             np.testing.assert_array_equal((own[:, None] >> np.arange(5)) & 1, expected)
     assert len(tables[VAL]) >= 1
+
+    # The splice-site table counts the introns of the transcripts wholly in training bases.
+    trained = [t for g in genes for t in g.transcripts if g.seqid == "chrB" or t.end <= 18_000]
+    sequences = {r.name: r.sequence for r in read_fasta(genome.genome)}
+    expected = SpliceTable.empty()
+    for transcript in trained:
+        expected.add_transcript(transcript, sequences[transcript.seqid])
+    introns = sum(len(t.introns) for t in trained)
+    assert introns > 0 and len(trained) < len(genes)
+    assert sum(data.splice_table.donor.values()) == introns
+    assert sum(data.splice_table.acceptor.values()) == introns
+    assert data.splice_table.to_dict() == expected.to_dict()
 
 
 def test_prepare_reuses_the_cache_until_an_input_changes(tmp_path, genome):

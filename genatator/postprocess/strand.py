@@ -10,8 +10,11 @@ from genatator.postprocess.assembly import check_probabilities, introns_between
 
 __all__ = ["MIN_UTR_SCORE", "STRAND_EVIDENCE", "call_strand", "intron_votes", "strand_score"]
 
-#: The strand score must be at least this far from zero to decide the strand on its own.
-MIN_UTR_SCORE = 1.0
+#: The strand score must be at least this far from zero to decide the strand on its own: UTR
+#: evidence worth 5 confidently called bases (5% of the 2 x 50 scored). Below it, per-base noise in
+#: the UTR channels of a transcript without UTRs (a lncRNA) can outweigh the signal: with
+#: +-0.1 uniform noise the score's spread is about +-0.8 (tests/test_postprocess_real.py).
+MIN_UTR_SCORE = 5.0
 #: Evidence a strand call rests on: the UTR score, intron motifs, or nothing (``+``).
 STRAND_EVIDENCE = ("utr", "splice", "default")
 

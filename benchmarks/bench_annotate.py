@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-rc", action="store_true", help="Pass --no-rc to genatator.")
     parser.add_argument("--extra", default="", help="More genatator annotate options, quoted.")
     parser.add_argument("--no-augustus", action="store_true", help="Skip AUGUSTUS.")
+    parser.add_argument(
+        "--augustus-max-mb",
+        type=float,
+        default=float("inf"),
+        help="Run AUGUSTUS only on inputs up to this size (it takes ~1.5 min/Mb on one core).",
+    )
     parser.add_argument("--json", action="store_true", help="Print JSON lines instead of a table.")
     return parser.parse_args(argv)
 
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
                 "nt_per_s": round(size * 1e6 / seconds),
                 "peak_rss_mib": round(rss),
             }
-            if augustus:
+            if augustus and size <= args.augustus_max_mb:
                 started = time.perf_counter()
                 subprocess.run(
                     [augustus, "--species=fly", str(path)],

@@ -87,15 +87,7 @@ def test_random_model_output_is_valid_sorted_gff3_with_scores(reference, gt_bina
 
 
 def test_proteins_and_cds_fasta_translate_the_gff3_cds(reference, genome):
-    sequences = {}
-    name = None
-    for line in genome.read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:].split()[0]
-            sequences[name] = []
-        else:
-            sequences[name].append(line.upper())
-    sequences = {k: "".join(v) for k, v in sequences.items()}
+    sequences = {k: v.upper() for k, v in read_fasta_dict(genome).items()}
     proteins = read_fasta_dict(reference / "p.faa")
     cds = read_fasta_dict(reference / "c.fna")
     coding = [t for t in read_annotation(reference / "genes.gff3").transcripts() if t.cds]

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 
 from genatator.model import GenaEncoder
+
+
+def assert_valid_gff3(gt: str, path, context: str = "") -> None:
+    """Fail unless ``gt gff3validator -typecheck so`` accepts ``path``."""
+    result = subprocess.run(
+        [gt, "gff3validator", "-typecheck", "so", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + context
 
 
 def random_dna(length: int, seed: int) -> str:

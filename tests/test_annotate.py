@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 from Bio.Seq import Seq
-from helpers import random_dna
+from helpers import assert_valid_gff3, random_dna
 
 from genatator.annotation import read_annotation
 from genatator.cli import main
@@ -46,13 +46,6 @@ def annotate(capsys, *args) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def validate(gt_binary, path) -> None:
-    result = subprocess.run(
-        [gt_binary, "gff3validator", "-typecheck", "so", str(path)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, genome, tiny_random_model):
     """One uninterrupted run with every output, shared by the tests that compare against it."""
@@ -67,7 +60,7 @@ def reference(tmp_path_factory, genome, tiny_random_model):
 
 def test_random_model_output_is_valid_sorted_gff3_with_scores(reference, gt_binary):
     out = reference / "genes.gff3"
-    validate(gt_binary, out)
+    assert_valid_gff3(gt_binary, out)
     text = out.read_text()
     assert [line for line in text.splitlines() if line.startswith("##sequence-region")] == [
         "##sequence-region chrA 1 14000",
@@ -211,7 +204,7 @@ def test_regions_restrict_the_prediction(tmp_path, capsys, genome, gt_binary, ti
     out = tmp_path / "genes.gff3"
     args = [genome, "-m", tiny_random_model, *FAST, "-o", out, "--regions", "chrA:2001-9000"]
     assert annotate(capsys, *args)[0] == 0
-    validate(gt_binary, out)
+    assert_valid_gff3(gt_binary, out)
     annotation = read_annotation(out)
     assert annotation.sequence_lengths == {"chrA": 14_000}
     assert all(g.start >= 2000 and g.end <= 9000 for g in annotation.genes)
@@ -226,14 +219,14 @@ def test_empty_n_only_and_tiny_inputs_give_valid_files(
     code, err = annotate(capsys, empty, "-m", tiny_random_model, "-o", out)
     assert code == 0 and "no genes found" in err
     assert out.read_text() == "##gff-version 3\n"
-    validate(gt_binary, out)
+    assert_valid_gff3(gt_binary, out)
 
     odd = tmp_path / "odd.fa"
     odd.write_text(">gap\n" + "N" * 5000 + "\n>tiny\nACGTAC\n>short\n" + random_dna(700, 3) + "\n")
     out = tmp_path / "odd.gff3"
     code, err = annotate(capsys, odd, "-m", tiny_random_model, "-o", out, *FAST)
     assert code == 0, err
-    validate(gt_binary, out)
+    assert_valid_gff3(gt_binary, out)
     annotation = read_annotation(out)
     assert annotation.sequence_lengths == {"gap": 5000, "tiny": 6, "short": 700}
     assert not [g for g in annotation.genes if g.seqid == "gap"]  # no prediction in N

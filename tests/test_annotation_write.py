@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import random
-import subprocess
-from pathlib import Path
 
 import pytest
+from helpers import assert_valid_gff3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -105,16 +104,6 @@ def _normalised(genes: list[Gene]) -> dict[str, Gene]:
         )
         for g in genes
     }
-
-
-def _validate(gt: str, path: Path) -> None:
-    result = subprocess.run(
-        [gt, "gff3validator", "-typecheck", "so", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 # --- exact output ------------------------------------------------------------------------------
@@ -315,7 +304,7 @@ def test_gt_accepts_hand_made_kinds(gt_binary, tmp_path):
     annotation.genes += [pseudo, unknown, mixed]
     path = tmp_path / "kinds.gff3"
     save_gff3(annotation, path)
-    _validate(gt_binary, path)
+    assert_valid_gff3(gt_binary, path)
     text = path.read_text()
     assert "\tpseudogene\t" in text and "\tpseudogenic_exon\t" in text
     assert "\tgene\t201\t500\t" in text  # unknown coding status is not called ncRNA_gene
@@ -325,7 +314,7 @@ def test_gt_accepts_hand_made_kinds(gt_binary, tmp_path):
 def test_gt_accepts_random_annotations(gt_binary, tmp_path, seed):
     path = tmp_path / "random.gff3"
     save_gff3(_random_annotation(random.Random(seed), 60, GT_SAFE_NONCODING), path)
-    _validate(gt_binary, path)
+    assert_valid_gff3(gt_binary, path)
 
 
 @pytest.mark.parametrize("name", [FLY, CHR21, CHRX])
@@ -333,7 +322,7 @@ def test_real_files_round_trip_and_validate(shared_data, gt_binary, tmp_path, na
     annotation = read_annotation(shared_data / name)
     path = tmp_path / f"{name}.gff3"
     count = save_gff3(annotation, path)
-    _validate(gt_binary, path)
+    assert_valid_gff3(gt_binary, path)
     back = read_annotation(path)
     assert back.genes == annotation.genes  # both come sorted the same way
     assert back.n_transcripts == annotation.n_transcripts

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import assert_valid_gff3
 
 from genatator.annotation import Annotation, Gene, Transcript, read_annotation, save_gff3
 from genatator.annotation import write_gff3 as _write_gff3
@@ -49,16 +49,6 @@ def _save_without_regions(genes: list[Gene], path: Path) -> None:
     """A GFF3 without ``##sequence-region`` lines, as another tool may write."""
     with path.open("w") as handle:
         _write_gff3(genes, handle, sequence_regions=False)
-
-
-def _validate(gt: str, path: Path) -> None:
-    result = subprocess.run(
-        [gt, "gff3validator", "-typecheck", "so", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 # --- the reader keeps exon scores ----------------------------------------------------------------
@@ -181,7 +171,7 @@ def test_duplicate_ids_are_renamed_and_validate(tmp_path, gt_binary):
     assert merged.warnings == [str(caught[0].message)]
     output = tmp_path / "merged.gff3"
     save_gff3(merged, output)
-    _validate(gt_binary, output)
+    assert_valid_gff3(gt_binary, output)
     assert len(read_annotation(output).genes) == 9
 
 

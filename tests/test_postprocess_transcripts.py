@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from Bio.Seq import Seq
+from helpers import assert_valid_gff3
 
 from genatator.annotation.models import Gene, Transcript
 from genatator.annotation.write import write_gff3
@@ -119,13 +119,7 @@ def validate_gff3(transcript: Transcript, directory: Path, gt: str) -> str:
     write_gff3([Gene("g1", named.seqid, named.strand, [named])], handle)
     path = directory / f"t{transcript.strand}.gff3"
     path.write_text(handle.getvalue())
-    result = subprocess.run(
-        [gt, "gff3validator", "-typecheck", "so", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr + handle.getvalue()
+    assert_valid_gff3(gt, path, handle.getvalue())
     return handle.getvalue()
 
 

@@ -549,6 +549,54 @@ def merge(inputs: tuple[str, ...], output: str) -> None:
     logger.info("%d genes from %d files written to %s", len(merged.genes), len(inputs), output)
 
 
+@cli.command()
+@click.argument("prediction", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("reference", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Write the full report as JSON, not a table.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Also write a PNG of the headline numbers and recall by length (extra 'plot').",
+)
+@click.option(
+    "--regions",
+    help="Score only transcripts entirely inside chr:start-end[,chr:start-end...] (1-based).",
+)
+@click.option(
+    "--lenient", is_flag=True, help="Skip malformed lines and transcripts with a warning."
+)
+@output_option("Report")
+def evaluate(
+    prediction: str,
+    reference: str,
+    as_json: bool,
+    plot: str | None,
+    regions: str | None,
+    lenient: bool,
+    output: str,
+) -> None:
+    """Score PRED against REF (GFF3 or GTF, any tool): exon, CDS, base and gene-level metrics."""
+    import json
+
+    from genatator._io import atomic_output
+    from genatator.evaluation import evaluate_paths, format_text
+    from genatator.regions import parse_regions
+
+    evaluation = evaluate_paths(
+        prediction,
+        reference,
+        regions=None if regions is None else parse_regions(regions),
+        lenient=lenient,
+    )
+    report = evaluation.to_dict()
+    if plot is not None:
+        from genatator.evaluation.plot import write_plot
+
+        write_plot(report, plot)
+    with atomic_output(output) as handle:
+        handle.write(json.dumps(report, indent=2) + "\n" if as_json else format_text(evaluation))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit status (never raises for user errors)."""
     args = list(sys.argv[1:] if argv is None else argv)

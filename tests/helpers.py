@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from genatator.cli import main
 from genatator.model import GenaEncoder
 
 
@@ -21,6 +22,23 @@ def assert_valid_gff3(gt: str, path, context: str = "") -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr + context
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """Run ``genatator ARGS`` in-process: exit code, stdout and stderr."""
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(err: str, *fragments: str) -> None:
+    """stderr holds exactly one ``genatator: error:`` line, naming each fragment, no traceback."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("genatator: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
 
 
 def random_dna(length: int, seed: int) -> str:

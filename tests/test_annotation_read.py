@@ -282,6 +282,25 @@ def test_gtf_single_transcript_gene_named_like_transcript(tmp_path):
     assert (gene.id, gene.transcripts[0].id) == ("gene-x", "x")  # IDs stay unique
 
 
+def test_gtf_augustus_bare_id_gene_and_transcript_rows(tmp_path):
+    rows = [
+        "c AUGUSTUS gene 10 300 0.8 - . g1",
+        "c AUGUSTUS transcript 10 300 0.7 - . g1.t1",
+        'c AUGUSTUS exon 10 100 . - . transcript_id "g1.t1"; gene_id "g1";',
+        'c AUGUSTUS CDS 50 100 . - 0 transcript_id "g1.t1"; gene_id "g1";',
+        'c AUGUSTUS stop_codon 50 52 . - 0 transcript_id "g1.t1"; gene_id "g1";',
+        'c AUGUSTUS exon 200 300 . - . transcript_id "g1.t1"; gene_id "g1";',
+        'c AUGUSTUS CDS 200 250 . - 0 transcript_id "g1.t1"; gene_id "g1";',
+    ]
+    (gene,) = read_annotation(_write(tmp_path, "augustus.gtf", rows)).genes
+    (t,) = gene.transcripts
+    assert (gene.id, t.id, t.gene_id, t.score) == ("g1", "g1.t1", "g1", 0.7)
+    assert (t.exons, t.cds, t.kind) == ([(9, 100), (199, 300)], [(49, 100), (199, 250)], "mRNA")
+    # A bare word is only an ID on gene and transcript rows; on an exon row it is malformed.
+    with pytest.raises(InputError, match="line 1: malformed GTF attributes"):
+        read_annotation(_write(tmp_path, "bad.gtf", ["c s exon 1 100 . + . g1"]), format="gtf")
+
+
 def test_transcript_kinds(tmp_path):
     def row(tx, start, end, extra="", feature="exon"):
         return f'c s {feature} {start} {end} . + . gene_id "g{tx}"; transcript_id "{tx}"; {extra}'

@@ -11,30 +11,15 @@ from pathlib import Path
 import click
 import pytest
 import torch
-from helpers import assert_valid_gff3
+from helpers import assert_one_line_error, assert_valid_gff3
+from helpers import run_cli as run
 
-from genatator.cli import main
 from genatator.model.directory import load_model_directory
 from genatator.model.inputs import build_inputs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE_FASTA = EXAMPLES / "dmel_chr2R_slice.fa.gz"
 EXAMPLE_GTF = EXAMPLES / "dmel_chr2R_slice.refseq.gtf"
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(err: str, *fragments: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("genatator: error: ")
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_version_and_help(capsys):

@@ -29,6 +29,7 @@ _ROLE_NAMES = {_EXON: "exon", _CDS: "CDS", _UTR: "UTR", _START: "start_codon", _
 _EXON_KEYS = frozenset({"exon", "noncodingexon", "codingexon", "pseudogenicexon"})
 _GTF_ATTRIBUTE = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s;"]+))\s*(?:;|$)')
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_BARE_ID = re.compile(r"\s*[^\s\";=]+\s*")
 _role_cache: dict[str, int | None] = {}
 
 
@@ -413,6 +414,7 @@ class _GtfParser:
         self.gene_rows: dict[str, tuple[dict[str, str], str]] = {}
         self.has_cds = False
         self.seqids: list[str] = []  # in order of first appearance, set by finish()
+        self.gene_unknown: set[str] = set()  # transcripts seen only on a bare-ID row so far
 
     def add(self, text: str, line: int) -> None:
         problems = self.problems
@@ -424,6 +426,12 @@ class _GtfParser:
         if role is None and kind not in ("transcript", "gene"):
             return  # introns, Selenocysteine, ...: not needed for the model
         attributes = _parse_gtf_attributes(row.attributes)
+        gene_id_known = True
+        if attributes is None and role is None and _BARE_ID.fullmatch(row.attributes):
+            # AUGUSTUS writes its gene and transcript rows with a bare ID ("g1", "g1.t1"); the
+            # transcript's gene_id then comes from its exon/CDS rows.
+            key = "gene_id" if kind == "gene" else "transcript_id"
+            attributes, gene_id_known = {key: row.attributes.strip()}, kind == "gene"
         if attributes is None:
             problems.report(f"malformed GTF attributes {row.attributes!r}", line=line)
             return
@@ -447,6 +455,11 @@ class _GtfParser:
             tx = _TxBuilder(tx_id, row.seqid, row.strand, row.source, line, gene_id or tx_id)
             tx.attributes = attributes
             self.transcripts[tx_id] = tx
+            if not gene_id_known:
+                self.gene_unknown.add(tx_id)
+        elif tx_id in self.gene_unknown and gene_id is not None:
+            self.gene_unknown.discard(tx_id)
+            tx.gene_key = gene_id
         elif not self._consistent(tx, row, gene_id or tx_id):
             return
         else:
@@ -519,6 +532,7 @@ class _Gff3Parser:
         self.orphan_candidates: list[tuple[int, str]] = []  # (line, parent) of features
         self.has_cds = False
         self.seqids: list[str] = []  # in order of first appearance, set by finish()
+        self.gene_unknown: set[str] = set()  # transcripts seen only on a bare-ID row so far
 
     def add(self, text: str, line: int) -> None:
         problems = self.problems

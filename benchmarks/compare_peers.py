@@ -10,8 +10,9 @@ prediction is scored against that dataset's reference annotation with ``genatato
 3. AUGUSTUS retrained with its own ``etraining`` on the training split: one coding transcript
    per reference locus (the longest CDS), lying, with its 1 kb flanks, entirely outside the
    region, without overlapping another training gene and with a clean ORF (length a multiple of
-   3, ATG start, stop codon, no in-frame stop). ``--train-extra GENOME:ANNOTATION`` adds more
-   loci (all of them). The steps are the AUGUSTUS manual's: ``new_species.pl`` in a private copy
+   3, ATG start, stop codon, no in-frame stop). ``--train-extra GENOME:ANNOTATION`` adds the
+   loci of more datasets, chosen alike (a sequence named like the region's still loses the
+   region's loci). The steps are the AUGUSTUS manual's: ``new_species.pl`` in a private copy
    of the config folder, ``gff2gbSmallDNA.pl`` (1 kb flanks), ``etraining``; no
    ``optimize_augustus.pl`` (hours, not seconds). Retrained parameters have no UTR model, so this
    column predicts CDS-bounded transcripts only (``--UTR=off``).
@@ -52,6 +53,11 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+from genatator import __version__ as genatator_version
+from genatator.annotation import Transcript, read_annotation
+from genatator.errors import GenatatorError
+from genatator.regions import Region, parse_regions
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # seqid -> (genome, annotation, AUGUSTUS species)
 DATASETS = {
@@ -66,9 +72,9 @@ DATASETS = {
 AUGUSTUS_ROOT = Path("/usr/share/augustus")
 FLANK = 1000  # nt of DNA either side of a training gene (gff2gbSmallDNA.pl's flank)
 STOPS = np.array([b"TAA", b"TAG", b"TGA"], dtype="S3")
-COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 COLUMNS = {"genatator": "genatator", "species": "AUGUSTUS {species}", "retrained": "AUG retrained"}
-# (label, path into evaluation.to_dict(), kind): kind "%" is a fraction shown as a percentage.
+# (row label, path into Evaluation.to_dict()): fractions, printed as percentages.
 METRICS = [
     ("exon F1 (all)", ("exon", "all", "f1")),
     ("exon precision (all)", ("exon", "all", "precision")),
@@ -83,17 +89,27 @@ METRICS = [
     ("gene recall coding, exon chain", ("gene", "exon_chain", "recall", "coding", "fraction")),
     ("gene recall coding, intron chain", ("gene", "intron_chain", "recall", "coding", "fraction")),
     ("gene recall coding, CDS chain", ("gene", "cds_chain", "recall", "coding", "fraction")),
-    ("gene recall noncoding, exon chain", ("gene", "exon_chain", "recall", "noncoding", "fraction")),
+    (
+        "gene recall noncoding, exon chain",
+        ("gene", "exon_chain", "recall", "noncoding", "fraction"),
+    ),
     (
         "gene recall noncoding, intron chain",
         ("gene", "intron_chain", "recall", "noncoding", "fraction"),
     ),
-    ("transcript precision, intron chain", ("gene", "intron_chain", "precision", "all", "fraction")),
+    (
+        "transcript precision, intron chain",
+        ("gene", "intron_chain", "precision", "all", "fraction"),
+    ),
 ]
 
 
 class Failure(Exception):
     """A step cannot run or failed; the message is one line (plus a tool's stderr tail)."""
+
+
+class NoTrainingData(Failure):
+    """The training split has no coding gene: the retrained column is skipped, not an error."""
 
 
 @dataclass
@@ -105,16 +121,21 @@ class Run:
     commands: list[str] = field(default_factory=list)
     seconds: float | None = None
     evaluation: dict | None = None
-    note: str = ""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("region", help="Held-out region, chr:start-end (1-based), e.g. chr21:1-9.")
-    parser.add_argument("--model", help="Model directory for genatator annotate.")
+    parser.add_argument(
+        "region", metavar="REGION", help="Held-out region, chr:start-end (1-based, closed)."
+    )
+    parser.add_argument("--model", metavar="DIR", help="Model directory for genatator annotate.")
     parser.add_argument("--device", default="auto", help="genatator --device.")
     parser.add_argument("--batch-size", type=int, default=8, help="genatator --batch-size.")
-    parser.add_argument("--extra", default="", help="More genatator annotate options, quoted.")
+    parser.add_argument(
+        "--extra",
+        default="",
+        help='More genatator annotate options: --extra="--no-rc --threads 2".',
+    )
     parser.add_argument("--genome", type=Path, help="FASTA(.gz) [default: from the seqid].")
     parser.add_argument("--annotation", type=Path, help="Reference GTF/GFF3 [default: seqid's].")
     parser.add_argument("--species", help="AUGUSTUS species [default: fly or human by seqid].")
@@ -123,13 +144,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="GENOME:ANNOTATION",
-        help="More training loci for the retrained AUGUSTUS (repeatable; all loci are used).",
+        help="More training data for the retrained AUGUSTUS (repeatable).",
     )
     parser.add_argument("--skip-genatator", action="store_true", help="No genatator column.")
     parser.add_argument("--skip-augustus-species", action="store_true", help="No shipped AUGUSTUS.")
     parser.add_argument("--skip-retrained", action="store_true", help="No retrained AUGUSTUS.")
-    parser.add_argument("--keep", type=Path, help="Keep predictions and training files here.")
-    parser.add_argument("--json", type=Path, help="Also write all numbers and evaluations here.")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="Keep predictions and training files here."
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="Also write all numbers and evaluations here."
+    )
     args = parser.parse_args(argv)
     if not args.skip_genatator and not args.model:
         parser.error("--model is required unless --skip-genatator")
@@ -197,28 +222,27 @@ def execute(
 
 
 def read_sequences(genome: Path, names: set[str] | None = None) -> dict[str, str]:
-    """Records of a FASTA(.gz) (only ``names`` when given), upper case."""
+    """Records of a FASTA(.gz) (only ``names`` when given), soft-masking kept."""
     sequences = {}
     with pysam.FastxFile(str(genome)) as handle:
         for record in handle:
             if names is None or record.name in names:
-                sequences[record.name] = record.sequence.upper()
+                sequences[record.name] = record.sequence
     return sequences
 
 
-def write_fasta(records: dict[str, str], path: Path, *, upper: bool = False) -> Path:
+def write_fasta(records: dict[str, str], path: Path) -> Path:
     """Write records as plain FASTA with 60-nt lines."""
     with path.open("w") as out:
         for name, sequence in records.items():
-            sequence = sequence.upper() if upper else sequence
             out.write(f">{name}\n")
             out.writelines(sequence[i : i + 60] + "\n" for i in range(0, len(sequence), 60))
     return path
 
 
-def cds_sequence(transcript, sequence: str) -> str:
-    """The transcript's CDS (stop included) read 5' to 3'."""
-    bases = "".join(sequence[start:end] for start, end in transcript.cds)
+def cds_sequence(transcript: Transcript, sequence: str) -> str:
+    """The transcript's CDS (stop included) read 5' to 3', upper case."""
+    bases = "".join(sequence[start:end] for start, end in transcript.cds).upper()
     return bases.translate(COMPLEMENT)[::-1] if transcript.strand == "-" else bases
 
 
@@ -230,15 +254,15 @@ def clean_orf(cds: str) -> bool:
     return bool(np.isin(codons[-1:], STOPS).all() and not np.isin(codons[:-1], STOPS).any())
 
 
-def training_loci(annotation: Path, genome: Path, held_out=None) -> tuple[list, dict, dict]:
+def training_loci(
+    annotation: Path, genome: Path, held_out: Region | None = None
+) -> tuple[list[Transcript], dict[str, str], dict[str, int]]:
     """Training transcripts of one dataset, their sequences and counts of what was dropped.
 
     One coding transcript per locus (the longest CDS); loci whose chosen transcript, with its
     flanks, touches ``held_out`` are dropped, then overlapping loci (only the longest CDS of each
     cluster stays), then transcripts without a clean ORF.
     """
-    from genatator.annotation import read_annotation
-
     genes = read_annotation(annotation).genes
     counts = {"loci": len(genes), "coding_loci": 0, "held_out": 0, "overlap": 0, "bad_orf": 0}
     chosen = []
@@ -307,17 +331,22 @@ def private_config(directory: Path) -> Path:
 
 
 def retrain(
-    args: argparse.Namespace, region, genome: Path, annotation: Path, workdir: Path, out: Path
+    args: argparse.Namespace,
+    region: Region,
+    genome: Path,
+    annotation: Path,
+    workdir: Path,
+    out: Path,
 ) -> tuple[str, dict, list[str]]:
     """Train a new AUGUSTUS species on the loci outside the region; (species, report, commands)."""
-    species = f"genatator_peer_{region.seqid}_{os.getpid()}"
+    species = f"genatator_peer_{re.sub(r'[^A-Za-z0-9]', '_', region.seqid)}_{os.getpid()}"
     datasets, sequences, report = [], {}, {"datasets": []}
     sources = [(genome, annotation, region)]
     for item in args.train_extra:
         extra_genome, sep, extra_annotation = item.partition(":")
         if not sep:
             raise Failure(f"--train-extra {item!r} is not GENOME:ANNOTATION")
-        sources.append((data_path(Path(extra_genome)), data_path(Path(extra_annotation)), None))
+        sources.append((data_path(Path(extra_genome)), data_path(Path(extra_annotation)), region))
     for index, (source_genome, source_annotation, held_out) in enumerate(sources):
         transcripts, records, counts = training_loci(source_annotation, source_genome, held_out)
         prefix = "" if index == 0 else f"extra{index}_"
@@ -326,7 +355,7 @@ def retrain(
         report["datasets"].append({"annotation": str(source_annotation), **counts})
     report["candidate_genes"] = sum(len(t) for _, t in datasets)
     if not report["candidate_genes"]:
-        raise Failure(
+        raise NoTrainingData(
             f"no coding training gene outside {region} in {annotation.name} "
             "(it has no CDS?): give --train-extra GENOME:ANNOTATION or --skip-retrained"
         )
@@ -353,7 +382,18 @@ def retrain(
     return species, report, commands
 
 
-def annotate_genatator(args: argparse.Namespace, genome: Path, region, out: Path) -> Run:
+def check_reference(annotation: Path, region: Region) -> None:
+    """Fail early when no reference transcript lies inside the region (the evaluation's scope)."""
+    if not any(
+        t.seqid == region.seqid and t.start >= region.start and t.end <= region.end
+        for t in read_annotation(annotation).transcripts()
+    ):
+        raise Failure(
+            f"{annotation.name}: no transcript lies entirely inside {region}: nothing to evaluate"
+        )
+
+
+def annotate_genatator(args: argparse.Namespace, genome: Path, region: Region, out: Path) -> Run:
     """Run genatator annotate on the region."""
     run = Run("genatator", out / "genatator.gff3")
     executable = shutil.which("genatator")
@@ -367,19 +407,28 @@ def annotate_genatator(args: argparse.Namespace, genome: Path, region, out: Path
 
 
 def predict_augustus(
-    name: str, species: str, fasta: Path, region, out: Path, env: dict[str, str] | None = None
+    name: str,
+    species: str,
+    fasta: Path,
+    region: Region,
+    out: Path,
+    env: dict[str, str] | None = None,
 ) -> Run:
-    """Run AUGUSTUS on the region of a plain FASTA (UTR off unless the shipped species)."""
+    """Run AUGUSTUS on the region of a plain FASTA (``env``: a private config, UTR off)."""
     run = Run(name, out / f"augustus_{name}.gff3")
     command = [tool("augustus"), f"--species={species}", "--gff3=on"]
-    command += [] if env is None else ["--UTR=off"]
-    command += [f"--predictionStart={region.start + 1}", f"--predictionEnd={region.end}", str(fasta)]
+    command += [] if env is None else ["--UTR=off"]  # a retrained species has no UTR model
+    command += [
+        f"--predictionStart={region.start + 1}",
+        f"--predictionEnd={region.end}",
+        str(fasta),
+    ]
     run.commands.append(show(command, run.output, env))
     run.seconds, _ = execute(command, run.output, env)
     return run
 
 
-def evaluate(run: Run, reference: Path, region) -> None:
+def evaluate(run: Run, reference: Path, region: Region) -> None:
     """Score a prediction against the reference inside the region."""
     from genatator.evaluation import evaluate_paths
 
@@ -408,7 +457,9 @@ def table(runs: list[Run], length: int, species: str) -> tuple[list[str], dict[s
             cells.append("-" if value is None else f"{100 * value:.1f}%")
         rows.append((label, cells))
     extra = {
-        "predicted transcripts": lambda r: lookup(r.evaluation, ("counts", "prediction", "transcripts")),
+        "predicted transcripts": lambda r: lookup(
+            r.evaluation, ("counts", "prediction", "transcripts")
+        ),
         "wall time (s)": lambda r: r.seconds,
         "minutes per Mb": lambda r: r.seconds / 60 / (length / 1e6) if r.seconds else None,
         "Mb per minute": lambda r: (length / 1e6) / (r.seconds / 60) if r.seconds else None,
@@ -418,22 +469,24 @@ def table(runs: list[Run], length: int, species: str) -> tuple[list[str], dict[s
         for run in runs:
             value = get(run)
             numbers[run.name][label] = value
-            cells.append("-" if value is None else f"{value:,.0f}" if label[0] == "p" else f"{value:.3g}")
+            cells.append(
+                "-" if value is None else f"{value:,.0f}" if label[0] == "p" else f"{value:.3g}"
+            )
         rows.append((label, cells))
     headers = [COLUMNS[run.name].format(species=species) for run in runs]
     width = max(len(label) for label, _ in rows)
     cell = max(12, *(len(h) for h in headers))
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{h:>{cell}}" for h in headers)]
-    lines += [f"{label:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells) for label, cells in rows]
+    lines += [
+        f"{label:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells) for label, cells in rows
+    ]
     return lines, numbers
 
 
 def compare(args: argparse.Namespace, workdir: Path, out: Path) -> dict:
     """Run the selected predictors, evaluate them and print the table; the JSON report."""
-    from genatator.regions import parse_regions
-
     try:
-        import genatator.evaluation  # noqa: F401
+        from genatator.evaluation import evaluate_paths  # noqa: F401
     except ImportError as error:
         raise Failure(f"genatator.evaluation is not importable ({error}); cannot score") from None
     regions = parse_regions(args.region, option="REGION")
@@ -453,6 +506,7 @@ def compare(args: argparse.Namespace, workdir: Path, out: Path) -> dict:
     if region.end > len(target[region.seqid]):
         raise Failure(f"{region} ends past {region.seqid}'s {len(target[region.seqid]):,} nt")
     length = region.end - region.start
+    check_reference(annotation, region)
     fasta = write_fasta(target, workdir / f"{region.seqid}.fa") if augustus_wanted else None
     target.clear()
     runs: list[Run] = []
@@ -464,26 +518,31 @@ def compare(args: argparse.Namespace, workdir: Path, out: Path) -> dict:
     if not args.skip_retrained:
         try:
             trained, training, commands = retrain(args, region, genome, annotation, workdir, out)
-        except Failure as error:
-            if "no coding training gene" not in str(error):
-                raise
+        except NoTrainingData as error:
             print(f"# retrained AUGUSTUS skipped: {error}", file=sys.stderr)
         else:
             env = {"AUGUSTUS_CONFIG_PATH": str(workdir / "config")}
             run = predict_augustus("retrained", trained, fasta, region, out, env)
             run.commands[:0] = commands
             runs.append(run)
+    if not runs:
+        raise Failure("nothing to compare: every predictor was skipped")
     for run in runs:
         evaluate(run, annotation, region)
     lines, numbers = table(runs, length, species)
+    versions = {"genatator": genatator_version}
+    if augustus_wanted:
+        _, text = execute([tool("augustus"), "--version"])
+        versions["augustus"] = text.split(" is ")[0].strip()
     print(f"# region {region} ({length:,} nt = {length / 1e6:.3g} Mb)")
     print(f"# genome {genome}\n# reference {annotation}")
+    print(f"# genatator {genatator_version}; {versions.get('augustus', 'AUGUSTUS not run')}")
     print(f"# host {platform.node()}: {platform.platform()}, {platform.machine()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}")  # fmt: skip
     if training:
-        print(f"# retrained AUGUSTUS: {training['etraining_genes']} genes used by etraining "
-              f"({training['genbank_loci']} GenBank loci from {training['candidate_genes']} "
-              f"selected, {training['etraining_errors']} etraining complaints) in "
+        print(f"# retrained AUGUSTUS: etraining read {training['etraining_genes']} genes "
+              f"({training['genbank_loci']} GenBank loci of {training['candidate_genes']} "
+              f"selected; {training['etraining_errors']} rejected with an error) in "
               f"{training['etraining_s']:.1f} s")  # fmt: skip
         for item in training["datasets"]:
             print(f"#   {Path(item['annotation']).name}: {item['coding_loci']} coding loci, "
@@ -493,7 +552,8 @@ def compare(args: argparse.Namespace, workdir: Path, out: Path) -> dict:
     for run in runs:
         for command in run.commands:
             print(f"#   {command}")
-    print("# predictions in", out)
+    kept = "" if args.keep else " (a temporary folder, deleted at exit: --keep DIR keeps them)"
+    print(f"# predictions in {out}{kept}")
     print("\n".join(lines))
     return {
         "region": str(region),
@@ -501,6 +561,7 @@ def compare(args: argparse.Namespace, workdir: Path, out: Path) -> dict:
         "genome": str(genome),
         "annotation": str(annotation),
         "species": species,
+        "versions": versions,
         "host": {
             "node": platform.node(),
             "platform": platform.platform(),
@@ -529,7 +590,7 @@ def main(argv: list[str] | None = None) -> None:
         out.mkdir(parents=True, exist_ok=True)
         try:
             report = compare(args, workdir, out.resolve())
-        except Failure as error:
+        except (Failure, GenatatorError) as error:
             sys.exit(f"compare_peers: {error}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -99,7 +99,7 @@ def test_reference_against_itself_is_perfect_everywhere():
     assert all(value == 1.0 for value in values)
     assert d["counts"]["reference"] == {
         "transcripts": 4, "coding": 3, "noncoding": 1, "unknown": 0, "ignored": 0,
-        "loci": 4, "coding_loci": 3, "noncoding_loci": 1, "unknown_loci": 0,
+        "outside_regions": 0, "loci": 4, "coding_loci": 3, "noncoding_loci": 1, "unknown_loci": 0,
     }  # fmt: skip
     assert [entry["k"] for entry in d["tolerance"]] == list(TOLERANCES)
 
@@ -226,6 +226,7 @@ def test_regions_keep_transcripts_entirely_inside():
         regions=[Region("chr1", 900, 2650), Region("chr2", 0, 10)],
     ).to_dict()
     assert d["counts"]["reference"]["transcripts"] == 2  # T2 and T3
+    assert d["counts"]["prediction"]["outside_regions"] == 2
     assert d["regions"] == ["chr1:901-2650", "chr2:1-10"]
     scope = select(annotation(predicted), [Region("chr1", 1000, 2600)])
     assert [t.id for t in scope.transcripts] == ["T2", "T3"]

@@ -170,7 +170,12 @@ def format_text(evaluation: Evaluation) -> str:
         f"{r['unknown_loci']} unknown); {r['ignored']} of other kinds ignored",
     ]
     if evaluation.regions is not None:
-        lines.append("regions:    " + ", ".join(str(region) for region in evaluation.regions))
+        lines.append(
+            "regions:    "
+            + ", ".join(str(region) for region in evaluation.regions)
+            + f" ({p['outside_regions']} predicted and {r['outside_regions']} reference "
+            "transcripts not entirely inside were left out)"
+        )
     header = _row("metric", "all", "precision", "recall", "F1").replace("all", "class", 1)
     lines += ["", header, "-" * len(header)]
     for title, scores in (("exon", evaluation.exon), ("CDS", evaluation.cds)):

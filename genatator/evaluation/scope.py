@@ -51,6 +51,7 @@ class Scope:
             "noncoding": by_class["noncoding"],
             "unknown": by_class["unknown"],
             "ignored": sum(self.ignored_kinds.values()),
+            "outside_regions": self.outside_regions,
         }
 
 

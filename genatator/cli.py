@@ -195,6 +195,29 @@ def model_init(
     logger.info("model directory written to %s", directory)
 
 
+@cli.group()
+def models() -> None:
+    """List and describe the trained models shipped with genatator."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """One line per bundled model: its name and the summary line of its card."""
+    from genatator.bundles import bundles
+
+    for bundle in bundles():
+        click.echo(f"{bundle.name}\t{bundle.summary}")
+
+
+@models.command("show")
+@click.argument("name")
+def models_show(name: str) -> None:
+    """Print a bundled model's card (data, training, measured accuracy, limitations)."""
+    from genatator.bundles import get_bundle
+
+    click.echo(get_bundle(name).card, nl=False)
+
+
 # -- training -----------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from genatator.bundles import find_bundle
 from genatator.errors import ConfigError, ModelError
 from genatator.model.config import EncoderConfig
 from genatator.model.encoder import GenaEncoder
@@ -27,7 +28,9 @@ _DROPPED = re.compile(r"^(cls\.|pooler\.)|position_ids$")
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A local directory as is, or a Hugging Face hub id downloaded into the local cache.
+    """A local directory, a bundled model's name, or a hub id downloaded into the local cache.
+
+    A local directory wins over a bundle of the same name (``genatator models list``).
 
     Raises:
         ModelError: the path is not a directory, or the hub id cannot be fetched (offline,
@@ -39,6 +42,9 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     if path.exists():
         raise ModelError(f"{path}: a model must be a directory, not a file")
     name = str(name_or_path)
+    bundle = find_bundle(name)
+    if bundle is not None:
+        return bundle.path
     if not _HUB_ID.match(name) or name.startswith((".", "/", "~")):
         raise ModelError(f"{name}: no such model directory")
     try:

@@ -205,7 +205,10 @@ def models_list() -> None:
     """One line per bundled model: its name and the summary line of its card."""
     from genatator.bundles import bundles
 
-    for bundle in bundles():
+    found = bundles()
+    if not found:
+        logger.warning("no bundled models in this installation; pass --model DIR or a hub id")
+    for bundle in found:
         click.echo(f"{bundle.name}\t{bundle.summary}")
 
 

@@ -61,3 +61,10 @@ def test_annotate_accepts_a_bundle_name(capsys, bundle_dir, tmp_path):
     code, out, err = run_cli(capsys, "annotate", fasta, "-m", "toy", "-q")
     assert code == 0, err
     assert out.startswith("##gff-version 3")
+
+
+def test_models_list_says_when_nothing_is_bundled(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(genatator.bundles, "BUNDLES_DIR", tmp_path)
+    code, out, err = run_cli(capsys, "models", "list")
+    assert (code, out) == (0, "")
+    assert "no bundled models" in err

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from genatator.annotation import Annotation, Gene, Transcript, read_annotation, save_gff3
+from genatator.annotation.models import merge_spans
 from genatator.errors import InputError
 from genatator.evaluation import TOLERANCES, evaluate, evaluate_paths, format_text
 from genatator.evaluation.intervals import (
     StartIndex,
     intersection_length,
     reciprocal_overlap,
-    union,
 )
 from genatator.evaluation.metrics import length_bin
 from genatator.evaluation.scope import loci, select
@@ -268,7 +268,7 @@ def test_text_report_lists_every_section():
 
 
 def test_intervals():
-    assert union([(5, 10), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (5, 12)]
+    assert merge_spans([(5, 10), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (5, 12)]
     assert intersection_length([(0, 10), (20, 30)], [(5, 25)]) == 10
     assert intersection_length([], [(0, 5)]) == 0
     assert reciprocal_overlap((0, 100), (20, 100)) == 0.8

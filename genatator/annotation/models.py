@@ -6,7 +6,7 @@ Coordinates are 0-based half-open throughout (``start`` inclusive, ``end`` exclu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 Span = tuple[int, int]
@@ -14,6 +14,18 @@ Span = tuple[int, int]
 #: SO types of coding and long non-coding transcripts (every kind: ``annotation/kinds.py``).
 CODING_KIND = "mRNA"
 LNC_KIND = "lnc_RNA"
+
+
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, disjoint union of spans (overlapping and touching spans merge)."""
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _subtract(spans: list[Span], lo: int, hi: int) -> list[Span]:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from genatator._io import display_name, open_text
 from genatator.annotation.kinds import TRANSCRIPT_KINDS, TRANSCRIPT_TYPES, transcript_kind
-from genatator.annotation.models import Annotation, Gene, Span, Transcript
+from genatator.annotation.models import Annotation, Gene, Span, Transcript, merge_spans
 from genatator.errors import GenatatorWarning, InputError
 
 __all__ = ["TRANSCRIPT_KINDS", "read_annotation"]
@@ -183,18 +183,6 @@ class _TxBuilder:
     gene_attributes: dict[str, str] = field(default_factory=dict)
 
 
-def _merge(spans: Iterable[Span]) -> list[Span]:
-    """Union of spans, merging overlapping and adjacent ones (0-based half-open)."""
-    merged: list[Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def _contained(inner: list[Span], outer: list[Span]) -> Span | None:
     """First span of sorted ``inner`` not inside one span of sorted, disjoint ``outer``."""
     j = 0
@@ -242,7 +230,7 @@ def _extend_cds_to_stop(cds: list[Span], stops: list[Span], tx: _TxBuilder, prob
             return None
     # Union, so a CDS that already includes the stop codon (GFF3 convention) is unchanged and a
     # stop codon split by an intron becomes a short CDS segment in the next exon.
-    return _merge(cds + stops)
+    return merge_spans(cds + stops)
 
 
 def _build(tx: _TxBuilder, problems: _Problems) -> tuple[list[Span], list[Span]] | None:
@@ -250,7 +238,7 @@ def _build(tx: _TxBuilder, problems: _Problems) -> tuple[list[Span], list[Span]]
     by_role: dict[int, list[Span]] = defaultdict(list)
     for role, start, end, _, _ in tx.parts:
         by_role[role].append((start, end))
-    cds = _merge(by_role[_CDS])
+    cds = merge_spans(by_role[_CDS])
     stops = by_role[_STOP]
     if cds and stops:
         extended = _extend_cds_to_stop(cds, stops, tx, problems)
@@ -261,7 +249,7 @@ def _build(tx: _TxBuilder, problems: _Problems) -> tuple[list[Span], list[Span]]
         exons = _explicit_exons(by_role[_EXON], tx, problems)
     else:
         # No exon rows (fly RefSeq GTF, CDS-only GFF3): exons are the union of the exonic pieces.
-        exons = _merge(cds + stops + by_role[_START] + by_role[_UTR])
+        exons = merge_spans(cds + stops + by_role[_START] + by_role[_UTR])
     if not exons and tx.row_span is not None:
         exons = [tx.row_span]  # a transcript row without children: one exon
     if not exons:

@@ -1,4 +1,4 @@
-"""Interval arithmetic for evaluation: unions, overlaps and lookups of 0-based half-open spans."""
+"""Interval arithmetic for evaluation: base overlaps and lookups of 0-based half-open spans."""
 
 from __future__ import annotations
 
@@ -10,18 +10,6 @@ from typing import Generic, TypeVar
 from genatator.annotation.models import Span
 
 T = TypeVar("T")
-
-
-def union(spans: Iterable[Span]) -> list[Span]:
-    """Sorted, disjoint union of spans (overlapping and touching spans merge)."""
-    merged: list[Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def total_length(disjoint: Sequence[Span]) -> int:

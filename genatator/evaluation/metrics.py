@@ -11,13 +11,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from genatator.annotation.models import Span, Transcript
+from genatator.annotation.models import Span, Transcript, merge_spans
 from genatator.evaluation.intervals import (
     StartIndex,
     intersection_length,
     reciprocal_overlap,
     total_length,
-    union,
 )
 from genatator.evaluation.scope import CLASSES, Locus, in_class
 
@@ -216,7 +215,7 @@ def _covered(
     for t in transcripts:
         if in_class(t, name):
             spans[(t.seqid, t.strand)].extend(parts(t))
-    return {key: union(value) for key, value in spans.items()}
+    return {key: merge_spans(value) for key, value in spans.items()}
 
 
 def _shared_bases(

@@ -520,7 +520,6 @@ class _Gff3Parser:
         self.orphan_candidates: list[tuple[int, str]] = []  # (line, parent) of features
         self.has_cds = False
         self.seqids: list[str] = []  # in order of first appearance, set by finish()
-        self.gene_unknown: set[str] = set()  # transcripts seen only on a bare-ID row so far
 
     def add(self, text: str, line: int) -> None:
         problems = self.problems

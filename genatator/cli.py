@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import click
 
 from genatator import __version__
-from genatator.errors import GenatatorError, GenatatorWarning
+from genatator.bundles import DEFAULT_BUNDLE as DEFAULT_MODEL
+from genatator.errors import ConfigError, GenatatorError, GenatatorWarning
 
 logger = logging.getLogger("genatator")
 
@@ -416,8 +417,9 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
     "-m",
     "--model",
     "model_source",
-    required=True,
-    help="Model directory (genatator train's RUN/best, model init's output) or a hub id.",
+    default=DEFAULT_MODEL,
+    help="A bundled model's name (genatator models list), a model directory "
+    "(genatator train's RUN/best) or a hub id.",
 )
 @click.option("--regions", help="Only these parts, e.g. chr2R:1-500000,chrX:100-9000 (1-based).")
 @click.option("--batch-size", type=int, default=8, help="Sequences per forward pass.")
@@ -441,14 +443,14 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
 @click.option(
     "--cds-mode",
     type=click.Choice(["model", "orf"]),
-    default="model",
-    help="model: the complete ORF that best matches the CDS track; orf: longest complete ORF.",
+    help="model: the complete ORF that best matches the CDS track; orf: longest complete ORF "
+    "[default: the model's setting, else model].",
 )
 @click.option(
     "--min-cds-codons",
     type=int,
-    default=100,
-    help="A transcript is mRNA from this CDS length (codons, stop excluded), else lnc_RNA.",
+    help="A transcript is mRNA from this CDS length (codons, stop excluded), else lnc_RNA "
+    "[default: the model's setting, else 100].",
 )
 @click.option("--no-lncrna", is_flag=True, help="Write protein-coding transcripts only.")
 @click.option(
@@ -479,7 +481,8 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
     """Predict genes and transcripts of GENOME (FASTA, gzip or '-') as GFF3.
 
     \b
-    genatator annotate genome.fa -m MODEL -o genes.gff3
+    genatator annotate genome.fa -o genes.gff3            # the bundled human model
+    genatator annotate genome.fa -m fly -o genes.gff3
     zcat genome.fa.gz | genatator annotate - -m MODEL --no-rc > genes.gff3
     torchrun --nproc_per_node 4 -m genatator annotate genome.fa -m MODEL -o genes.gff3
 
@@ -496,15 +499,20 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
     track_format = str(options["track_format"])
     if track_format == "auto":
         track_format = default_track_format()
+    # Only what was given overrides the model's own decoding defaults (its inference.json).
+    overrides: dict[str, object] = {}
+    if options["cds_mode"] is not None:
+        overrides["cds_mode"] = str(options["cds_mode"])
+    if options["min_cds_codons"] is not None:
+        overrides["min_cds_codons"] = options["min_cds_codons"]
+    if options["no_lncrna"]:
+        overrides["lncrna"] = False
+    if options["no_splice_filter"]:
+        overrides["splice_filter"] = False
     try:
-        decode = DecodeOptions(
-            cds_mode=str(options["cds_mode"]),
-            min_cds_codons=int(options["min_cds_codons"]),  # type: ignore[call-overload]
-            lncrna=not options["no_lncrna"],
-            splice_filter=not options["no_splice_filter"],
-        )
+        DecodeOptions.from_dict(overrides)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ConfigError(str(exc).replace("min_cds_codons", "--min-cds-codons")) from None
     regions = options["regions"]
     settings = AnnotateOptions(
         window=options["window"],  # type: ignore[arg-type]
@@ -515,7 +523,7 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         precision=str(options["precision"]),
         regions=tuple(parse_regions(str(regions))) if regions else None,
         shard=parse_shard(str(options["shard"])) if options["shard"] else (1, 1),
-        decode=decode,
+        decode_overrides=overrides,
         resume=bool(options["resume"]),
         threads=options["threads"],  # type: ignore[arg-type]
         seed=int(options["seed"]),  # type: ignore[call-overload]

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,7 +66,10 @@ class AnnotateOptions:
         block_size: nucleotides of probability track post-processed at a time.
         regions: only these parts of the genome (``None``: every sequence).
         shard: ``(i, n)``: only sequences whose 0-based index is ``i - 1`` modulo ``n``.
-        decode: post-processing options.
+        decode: post-processing options (``None``: the model's defaults from its
+            ``inference.json``, else :class:`DecodeOptions`' defaults).
+        decode_overrides: options applied on top of the model's defaults when ``decode`` is
+            ``None`` (what the command line gave).
         resume: keep sequences finished by an earlier run of the same command.
         threads: CPU threads for torch (``None``: torch's default).
         seed: seeds torch's RNG; inference draws no random numbers, so the output does not
@@ -81,7 +85,8 @@ class AnnotateOptions:
     block_size: int = 1_000_000
     regions: tuple[Region, ...] | None = None
     shard: tuple[int, int] = (1, 1)
-    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    decode: DecodeOptions | None = None
+    decode_overrides: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
     threads: int | None = None
     seed: int = 0
@@ -202,6 +207,10 @@ def _annotate(
     model, tokenizer = load_model_directory(directory)
     settings = InferenceSettings.load(directory)
     splice_table = _splice_table(settings)
+    try:
+        decode = options.decode or settings.decode_options(**options.decode_overrides)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     device_spec = options.device
     if world.enabled and device_spec in ("auto", "cuda") and torch.cuda.is_available():
         device_spec = f"cuda:{world.local_rank}"
@@ -286,7 +295,7 @@ def _annotate(
                         record.sequence,
                         seqid=record.name,
                         offset=start,
-                        options=options.decode,
+                        options=decode,
                         splice_table=splice_table,
                     )
                 )

@@ -10,6 +10,8 @@ from genatator.errors import ModelError
 #: Where bundles live: one directory per bundle, named as users pass it to ``--model``.
 BUNDLES_DIR = Path(__file__).resolve().parent
 CARD_FILE = "MODEL_CARD.md"
+#: The bundle ``genatator annotate`` uses without ``--model``.
+DEFAULT_BUNDLE = "human"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from genatator.bundles import find_bundle
+from genatator.bundles import DEFAULT_BUNDLE, find_bundle
 from genatator.errors import ConfigError, ModelError
 from genatator.model.config import EncoderConfig
 from genatator.model.encoder import GenaEncoder
@@ -45,6 +45,11 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     bundle = find_bundle(name)
     if bundle is not None:
         return bundle.path
+    if name == DEFAULT_BUNDLE:
+        raise ModelError(
+            f"{name}: the default bundled model is not installed with this genatator; "
+            "pass --model with a model directory"
+        )
     if not _HUB_ID.match(name) or name.startswith((".", "/", "~")):
         raise ModelError(f"{name}: no such model directory")
     try:

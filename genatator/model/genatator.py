@@ -116,6 +116,7 @@ class GenatatorModel(nn.Module):
         *,
         labels: torch.Tensor | None = None,
         label_mask: torch.Tensor | None = None,
+        channel_mask: torch.Tensor | None = None,
     ) -> ModelOutput:
         """Predict per-nucleotide logits; with ``labels`` also the masked multi-label BCE loss.
 
@@ -124,10 +125,12 @@ class GenatatorModel(nn.Module):
             labels: ``(B, L, num_labels)`` 0/1 targets.
             label_mask: ``(B, L)`` bool, which nucleotides count in the loss (default: the covered
                 ones). Always intersected with the covered nucleotides.
+            channel_mask: ``(B, num_labels)`` bool, which classes each window's annotation
+                defines (default: all); undefined classes add nothing to the loss.
 
         Returns:
             ModelOutput; ``loss`` is the BCE summed over valid (nucleotide, class) elements and
-            recycling cycles, divided by the element count times the cycles.
+            recycling cycles, divided by the valid element count times the cycles.
         """
         token_states = self.memory_encoder(inputs.token_ids).hidden  # (B, T, H)
         covered = inputs.nucleotide_to_token >= 0  # (B, L)
@@ -144,7 +147,10 @@ class GenatatorModel(nn.Module):
         mask = covered.clone()
         if labels is not None:
             mask_loss = covered if label_mask is None else covered & label_mask.bool()
-            denominator = mask_loss.sum() * self.config.num_labels * self.config.unet.cycles
+            element_mask = mask_loss.unsqueeze(-1).expand(-1, -1, self.config.num_labels)
+            if channel_mask is not None:
+                element_mask = element_mask & channel_mask.bool().unsqueeze(1)
+            denominator = element_mask.sum() * self.config.unet.cycles
             loss = features.new_zeros(())
         logits = None
         for _ in range(self.config.unet.cycles):
@@ -156,7 +162,7 @@ class GenatatorModel(nn.Module):
                 element = F.binary_cross_entropy_with_logits(
                     logits, labels.to(logits.dtype), reduction="none"
                 )
-                loss = loss + (element * mask_loss.unsqueeze(-1)).sum()
+                loss = loss + (element * element_mask).sum()
             x = [xb + zb for xb, zb in zip(x, z)]
         assert logits is not None  # cycles >= 1 is enforced by UNetConfig
         logits = logits * mask.unsqueeze(-1).to(logits.dtype)

@@ -1,4 +1,4 @@
-"""Annotation settings a trained model directory carries: its window and splice-site table."""
+"""Annotation settings a trained model directory carries: window, splice table, decoding."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from genatator.errors import ModelError
+from genatator.postprocess.assembly import DecodeOptions
 
 SETTINGS_FILE = "inference.json"
 SETTINGS_FORMAT = 1
@@ -23,10 +24,18 @@ class InferenceSettings:
         splice_table: the training annotation's exon-boundary dinucleotide counts, as
             :meth:`genatator.postprocess.splice.SpliceTable.to_dict` writes them (``None``: the
             annotator falls back to the canonical splice motifs).
+        decode: post-processing defaults chosen for this model on held-out data, as
+            :meth:`DecodeOptions.to_dict` writes them (``None``: :class:`DecodeOptions`'
+            defaults). Options given on the command line override them.
     """
 
     window: int | None = None
     splice_table: dict[str, Any] | None = None
+    decode: dict[str, Any] | None = None
+
+    def decode_options(self, **overrides: Any) -> DecodeOptions:
+        """This model's decoding options, with ``overrides`` applied on top."""
+        return DecodeOptions.from_dict({**(self.decode or {}), **overrides})
 
     def save(self, directory: str | Path) -> None:
         values = {
@@ -34,6 +43,8 @@ class InferenceSettings:
             "window": self.window,
             "splice_table": self.splice_table,
         }
+        if self.decode is not None:
+            values["decode"] = self.decode
         path = Path(directory) / SETTINGS_FILE
         path.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -57,6 +68,11 @@ class InferenceSettings:
             table = values.get("splice_table")
             if table is not None and not isinstance(table, dict):
                 raise ValueError("splice_table must be an object")
-        except (ValueError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+            decode = values.get("decode")
+            if decode is not None:
+                if not isinstance(decode, dict):
+                    raise ValueError("decode must be an object")
+                DecodeOptions.from_dict(decode)  # validates keys and values
+        except (ValueError, AttributeError, TypeError) as exc:  # JSONDecodeError: a ValueError
             raise ModelError(f"{path}: not valid annotation settings ({exc})") from None
-        return cls(window=window, splice_table=table)
+        return cls(window=window, splice_table=table, decode=decode)

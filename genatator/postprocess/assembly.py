@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from itertools import pairwise
 from numbers import Real
 
@@ -37,12 +37,17 @@ class DecodeOptions:
     Attributes:
         genic_threshold: a base is genic when ``max(p_exon, p_intron)`` reaches this value.
         max_region_gap: genic runs separated by fewer non-genic bases than this are one region.
+        exon_smoothing: ``p_exon - p_intron`` is averaged over this many bases (0 or 1: off)
+            before exons are called.
         min_transcript_length: transcripts with fewer exonic bases are dropped.
         min_exon_length: shorter exons are removed as artefacts (after short introns are filled).
         min_intron_length: shorter introns are filled, merging the exons around them.
         strand_flank: bases at each transcript end whose UTR probabilities give the strand score.
         splice_filter: drop or move exon boundaries whose splice-site dinucleotides are illegal.
         max_boundary_shift: how far (nt) a terminal exon's splice boundary may move to a legal site.
+        splice_snap: before the filter, move every splice boundary up to this many nt to the
+            legal site that best fits the exon/intron probabilities (0: off, the paper's
+            behaviour). Fuzzy boundaries of a weak model then survive the filter.
         cds_mode: ``"model"`` (the ORF agreeing with the model's CDS channel) or ``"orf"``
             (the longest complete ORF).
         min_cds_codons: a transcript is coding (mRNA) only when its CDS has at least this many
@@ -52,12 +57,14 @@ class DecodeOptions:
 
     genic_threshold: float = 0.5
     max_region_gap: int = 20
+    exon_smoothing: int = 0
     min_transcript_length: int = 50
     min_exon_length: int = 4
     min_intron_length: int = 20
     strand_flank: int = 50
     splice_filter: bool = True
     max_boundary_shift: int = 20
+    splice_snap: int = 0
     cds_mode: str = "model"
     min_cds_codons: int = 100
     lncrna: bool = True
@@ -69,11 +76,13 @@ class DecodeOptions:
             raise ValueError(f"genic_threshold must be in (0, 1], got {self.genic_threshold}")
         minimums = {
             "max_region_gap": 0,
+            "exon_smoothing": 0,
             "min_transcript_length": 1,
             "min_exon_length": 1,
             "min_intron_length": 1,
             "strand_flank": 1,
             "max_boundary_shift": 0,
+            "splice_snap": 0,
             "min_cds_codons": 0,
         }
         for name, minimum in minimums.items():
@@ -85,6 +94,22 @@ class DecodeOptions:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.cds_mode not in CDS_MODES:
             raise ValueError(f"cds_mode must be one of {CDS_MODES}, got {self.cds_mode!r}")
+
+    def to_dict(self) -> dict:
+        """The options as a JSON-ready dict (a model's ``inference.json`` ``decode`` entry)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> DecodeOptions:
+        """Options from :meth:`to_dict`'s output; keys left out keep their defaults.
+
+        Raises:
+            ValueError: an unknown key or a bad value.
+        """
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown decoding option(s): {', '.join(unknown)}")
+        return cls(**values)
 
 
 def check_probabilities(probabilities: np.ndarray) -> np.ndarray:
@@ -129,6 +154,17 @@ def _join_close(spans: np.ndarray, min_gap: int) -> np.ndarray:
     return np.stack((starts, ends), axis=1)
 
 
+def smooth(track: np.ndarray, width: int) -> np.ndarray:
+    """Centred running mean of a 1-D track over ``width`` bases (shrunk at the ends)."""
+    if width <= 1 or len(track) == 0:
+        return track
+    cumulative = np.concatenate(([0.0], np.cumsum(track, dtype=np.float64)))
+    positions = np.arange(len(track))
+    lo = np.maximum(positions - width // 2, 0)
+    hi = np.minimum(positions - width // 2 + width, len(track))
+    return ((cumulative[hi] - cumulative[lo]) / (hi - lo)).astype(np.float32)
+
+
 def _as_spans(array: np.ndarray) -> list[Span]:
     return [(int(start), int(end)) for start, end in array.tolist()]
 
@@ -157,7 +193,8 @@ def exon_intron_structure(
 ) -> list[Span]:
     """Exons of the transcript in one region, after removing short artefacts.
 
-    Exons are the runs where ``p_exon > p_intron``; the gaps between them are introns, so the
+    Exons are the runs where ``p_exon > p_intron`` (averaged over ``options.exon_smoothing``
+    bases); the gaps between them are introns, so the
     structure starts and ends with an exon (intron-only flanks are dropped). Artefacts are then
     removed in this order:
 
@@ -176,7 +213,7 @@ def exon_intron_structure(
     """
     options = options or DecodeOptions()
     probabilities = check_probabilities(probabilities)
-    exonic = probabilities[:, EXON] > probabilities[:, INTRON]
+    exonic = smooth(probabilities[:, EXON] - probabilities[:, INTRON], options.exon_smoothing) > 0
     exons = _join_close(runs(exonic), options.min_intron_length)
     # Filling never creates a short exon and removing never creates a short intron, so one
     # pass of each rule is final.

@@ -1,4 +1,4 @@
-"""Tabulate legal splice-site dinucleotides and drop or move exon boundaries that break them."""
+"""Legal splice-site dinucleotides: tabulate them, snap exon boundaries to them, drop the rest."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from genatator.annotation.models import Span, Transcript
 from genatator.genome import reverse_complement
 
-__all__ = ["SPLICE_TABLE_FORMAT", "SpliceTable", "filter_splice_sites", "flank"]
+__all__ = [
+    "SPLICE_TABLE_FORMAT",
+    "SpliceTable",
+    "filter_splice_sites",
+    "flank",
+    "snap_splice_sites",
+]
 
 #: Version of :meth:`SpliceTable.to_dict`'s layout.
 SPLICE_TABLE_FORMAT = 1
@@ -335,3 +343,72 @@ def filter_splice_sites(
             break
         exons = _fix_terminal(exons, which, strand, sequence, table, max_shift)
     return exons
+
+
+#: Bases on each side of a boundary whose exon-minus-intron probability scores a position.
+SNAP_CONTEXT = 16
+
+
+def snap_splice_sites(
+    exons: list[Span],
+    strand: str,
+    sequence: str,
+    exonness: np.ndarray,
+    table: SpliceTable,
+    max_shift: int,
+    context: int = SNAP_CONTEXT,
+) -> list[Span]:
+    """Move each splice boundary to the legal site within ``max_shift`` nt that best fits the track.
+
+    A boundary between an exon and an intron is scored at each candidate position ``e`` by how
+    well a step there explains ``exonness`` (``p_exon - p_intron`` per base): the sum over the
+    ``context`` bases on the exon side minus the sum over those on the intron side. Only positions
+    whose dinucleotide is legal (``table``, transcript orientation) are candidates; the best wins,
+    the nearest to the old boundary on ties. A boundary with no legal candidate stays, for
+    :func:`filter_splice_sites` to judge. Boundaries move in genome order and never cross: every
+    exon keeps at least 1 nt and every intron at least 4 nt.
+
+    Transcript ends are not splice sites and never move. Prefix sums make each candidate O(1).
+
+    Args:
+        exons: sorted exon spans relative to ``sequence``.
+        strand: transcript strand, ``"+"`` or ``"-"``.
+        sequence: upper-case sequence of the region.
+        exonness: ``(len(sequence),)`` float array, ``p_exon - p_intron``.
+        table: legal dinucleotides.
+        max_shift: how far a boundary may move, in nt (0: no change).
+        context: bases on each side scored per candidate.
+
+    Returns:
+        New sorted exon spans, as many as given.
+    """
+    if strand not in _STRANDS:
+        raise ValueError(f"strand must be '+' or '-', got {strand!r}")
+    exons = [(int(start), int(end)) for start, end in exons]
+    if len(exons) < 2 or max_shift <= 0:
+        return exons
+    cumulative = np.concatenate(([0.0], np.cumsum(exonness, dtype=np.float64)))
+    length = len(sequence)
+
+    def window_sum(lo: int, hi: int) -> float:
+        lo, hi = max(lo, 0), min(hi, length)
+        return float(cumulative[hi] - cumulative[lo]) if hi > lo else 0.0
+
+    edges = [edge for span in exons for edge in span]  # start0, end0, start1, end1, ...
+    for index in range(1, len(edges) - 1):
+        edge = edges[index]
+        exon_on_left = index % 2 == 1  # an exon end: the intron follows
+        lo = edges[index - 1] + (1 if exon_on_left else _MIN_MOVED_INTRON)
+        hi = edges[index + 1] - (_MIN_MOVED_INTRON if exon_on_left else 1)
+        side = "right" if exon_on_left else "left"
+        best, best_key = edge, None
+        for moved in range(max(lo, edge - max_shift), min(hi, edge + max_shift) + 1):
+            if not _legal_edge(sequence, moved, side, strand, table):
+                continue
+            step = window_sum(moved - context, moved) - window_sum(moved, moved + context)
+            score = step if exon_on_left else -step
+            key = (score, -abs(moved - edge))
+            if best_key is None or key > best_key:
+                best, best_key = moved, key
+        edges[index] = best
+    return [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]

@@ -14,7 +14,7 @@ from genatator.postprocess.assembly import (
     spliced_length,
 )
 from genatator.postprocess.cds import longest_orf_cds, model_cds
-from genatator.postprocess.splice import SpliceTable, filter_splice_sites
+from genatator.postprocess.splice import SpliceTable, filter_splice_sites, snap_splice_sites
 from genatator.postprocess.strand import call_strand, strand_score
 
 __all__ = ["decode_region"]
@@ -48,8 +48,9 @@ def decode_region(
     """The transcript of one gene region, or None when nothing worth reporting is there.
 
     Steps: exon-intron structure (:func:`exon_intron_structure`), strand (:func:`strand_score`
-    then :func:`call_strand`), splice-site filter (:func:`filter_splice_sites`, when enabled and
-    multi-exon), CDS (:func:`model_cds` or :func:`longest_orf_cds` per ``options.cds_mode``),
+    then :func:`call_strand`), splice-site snapping (:func:`snap_splice_sites`, when
+    ``options.splice_snap`` > 0) and filter (:func:`filter_splice_sites`), when enabled and
+    multi-exon, CDS (:func:`model_cds` or :func:`longest_orf_cds` per ``options.cds_mode``),
     then the type: ``mRNA`` when the CDS has at least ``options.min_cds_codons`` codons besides
     the stop, else ``lnc_RNA`` without CDS.
 
@@ -89,6 +90,9 @@ def decode_region(
     strand, evidence = call_strand(score, sequence, exons)
     if options.splice_filter and len(exons) > 1:
         table = splice_table if splice_table is not None else SpliceTable.canonical()
+        if options.splice_snap:
+            exonness = probabilities[:, EXON] - probabilities[:, INTRON]
+            exons = snap_splice_sites(exons, strand, sequence, exonness, table, options.splice_snap)
         exons = filter_splice_sites(exons, strand, sequence, table, options.max_boundary_shift)
         if spliced_length(exons) < options.min_transcript_length:
             return None

@@ -177,14 +177,24 @@ class TrackMetrics:
         self.cds = IntervalCounts()
         self._scores: list[np.ndarray] = []
         self._targets: list[np.ndarray] = []
+        self._defined: list[np.ndarray] = []
 
-    def update(self, probabilities: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> None:
+    def update(
+        self,
+        probabilities: np.ndarray,
+        labels: np.ndarray,
+        mask: np.ndarray,
+        *,
+        channels: np.ndarray | None = None,
+    ) -> None:
         """Add one sample.
 
         Args:
             probabilities: ``(L, C)`` float array of per-channel probabilities.
             labels: ``(L, C)`` array of 0/1 labels.
             mask: ``(L,)`` boolean array, ``True`` at positions to score.
+            channels: ``(C,)`` boolean array of the channels the sample's annotation defines
+                (default: all); the others are left out of every metric.
 
         Raises:
             ValueError: the shapes do not agree with each other or with the class names.
@@ -192,26 +202,31 @@ class TrackMetrics:
         probabilities = np.asarray(probabilities)
         labels = np.asarray(labels)
         mask = np.asarray(mask).astype(bool, copy=False)
-        channels = len(self.class_names)
+        width = len(self.class_names)
         if (
             probabilities.ndim != 2
-            or probabilities.shape[1] != channels
+            or probabilities.shape[1] != width
             or labels.shape != probabilities.shape
             or mask.shape != probabilities.shape[:1]
         ):
             raise ValueError(
-                f"expected probabilities and labels of shape (L, {channels}) and mask of shape "
+                f"expected probabilities and labels of shape (L, {width}) and mask of shape "
                 f"(L,), got {probabilities.shape}, {labels.shape} and {mask.shape}"
             )
+        defined = np.ones(width, dtype=bool) if channels is None else np.asarray(channels, bool)
+        if defined.shape != (width,):
+            raise ValueError(f"expected channels of shape ({width},), got {defined.shape}")
         reference = labels >= 0.5
         for counts, channel in ((self.exon, self.exon_channel), (self.cds, self.cds_channel)):
-            counts.update(
-                reference[:, channel] & mask,
-                (probabilities[:, channel] >= self.threshold) & mask,
-            )
+            if defined[channel]:
+                counts.update(
+                    reference[:, channel] & mask,
+                    (probabilities[:, channel] >= self.threshold) & mask,
+                )
         # float32 scores and bool targets bound the memory kept for a whole validation set.
         self._scores.append(probabilities[mask].astype(np.float32))
         self._targets.append(reference[mask])
+        self._defined.append(np.broadcast_to(defined, (int(mask.sum()), width)))
 
     def compute(self) -> dict[str, float]:
         """Metrics over all samples added so far.
@@ -230,12 +245,15 @@ class TrackMetrics:
         if self._scores:
             scores = np.concatenate(self._scores)
             targets = np.concatenate(self._targets)
+            scored = np.concatenate(self._defined)
         else:
             scores = np.zeros((0, channels), dtype=np.float32)
             targets = np.zeros((0, channels), dtype=bool)
+            scored = np.zeros((0, channels), dtype=bool)
         defined = []
         for channel, name in enumerate(self.class_names):
-            value = average_precision(scores[:, channel], targets[:, channel])
+            rows = scored[:, channel]
+            value = average_precision(scores[rows, channel], targets[rows, channel])
             result[f"pr_auc_{name}"] = value
             if not np.isnan(value):
                 defined.append(value)

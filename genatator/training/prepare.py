@@ -19,14 +19,14 @@ from genatator.annotation import read_annotation
 from genatator.annotation.models import Transcript
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta
-from genatator.labels import packed_label_track
+from genatator.labels import CLASSES, EXON, INTRON, packed_label_track
 from genatator.postprocess.splice import SpliceTable
 from genatator.regions import Region
 
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the cache layout changes, so an old cache is rebuilt rather than misread.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 MANIFEST = "manifest.json"
 TRAIN, VAL = "train", "val"
 
@@ -49,6 +49,7 @@ class Chromosome:
     length: int
     digest: str
     intervals: dict[str, list[list[int]]] = field(default_factory=dict)  # split -> [[start, end)]
+    channels: list[int] = field(default_factory=lambda: list(range(len(CLASSES))))
 
     @classmethod
     def from_dict(cls, values: dict) -> Chromosome:
@@ -59,6 +60,9 @@ class Chromosome:
 class PreparedData:
     """The manifest of a prepared cache: chromosomes and anchored transcripts, per split.
 
+    A chromosome's ``channels`` are the label classes its annotation defines: all five, or
+    exon and intron only when the annotation has no CDS at all (e.g. GENCODE exon-only tables),
+    whose UTR and CDS channels must not be taught as "absent".
     ``transcripts`` rows are ``(chromosome index, start, end, label offset)`` of each
     representative transcript that lies wholly inside one split's bases; the transcript's own
     packed labels are ``<key>.transcripts.npy[offset : offset + end - start]``.
@@ -197,6 +201,13 @@ class _Builder:
                 isoforms[gene.seqid].extend(gene.transcripts)
         if not by_sequence:
             raise InputError(f"{display_name(source.annotation)}: no transcripts found")
+        has_cds = any(t.cds for transcripts in isoforms.values() for t in transcripts)
+        channels = list(range(len(CLASSES))) if has_cds else [EXON, INTRON]
+        if not has_cds:
+            logger.warning(
+                "%s has no CDS: its sequences teach exon and intron only",
+                display_name(source.annotation),
+            )
         seen: set[str] = set()
         for record in read_fasta(source.genome):
             seen.add(record.name)
@@ -214,6 +225,7 @@ class _Builder:
             chromosome = self._add_sequence(
                 source, split, record.name, record.sequence, digest, transcripts
             )
+            chromosome.channels = channels
             for transcript in isoforms[record.name]:
                 if _inside(transcript, chromosome.intervals[TRAIN]):
                     self.splice_table.add_transcript(transcript, record.sequence)

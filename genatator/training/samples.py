@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from genatator.errors import ConfigError
 from genatator.genome import reverse_complement
-from genatator.labels import reverse_complement_labels, unpack_labels
+from genatator.labels import CLASSES, reverse_complement_labels, unpack_labels
 from genatator.model.genatator import ModelInputs
 from genatator.model.inputs import build_inputs
 from genatator.tokenizer import DnaTokenizer
@@ -32,6 +32,8 @@ class Sample:
     chromosome: int
     start: int  # genomic start of the + strand slice (before any reverse complement)
     reverse: bool = False
+    #: ``(5,)`` bool: which label channels are annotated (all, or exon and intron only).
+    channels: np.ndarray = field(default_factory=lambda: np.ones(len(CLASSES), dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,13 @@ class SampleSource:
             kind=spec.kind,
             chromosome=spec.chromosome,
             start=spec.start,
+            channels=self._channels(spec.chromosome),
         )
+
+    def _channels(self, chromosome: int) -> np.ndarray:
+        channels = np.zeros(len(CLASSES), dtype=bool)
+        channels[self.data.chromosomes[chromosome].channels] = True
+        return channels
 
     def _array(self, chromosome: int, what: str) -> np.ndarray:
         key = (chromosome, what)
@@ -213,6 +221,7 @@ class Batch:
     labels: torch.Tensor  # (B, L, 5) float32
     label_mask: torch.Tensor  # (B, L) bool
     nucleotides: int
+    channel_mask: torch.Tensor | None = None  # (B, 5) bool: annotated channels per sample
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -220,6 +229,7 @@ class Batch:
             self.labels.to(device),
             self.label_mask.to(device),
             self.nucleotides,
+            None if self.channel_mask is None else self.channel_mask.to(device),
         )
 
 
@@ -237,4 +247,5 @@ def collate(tokenizer: DnaTokenizer, samples: list[Sample], *, max_tokens: int) 
         torch.from_numpy(labels),
         torch.from_numpy(mask),
         sum(len(s.sequence) for s in samples),
+        torch.from_numpy(np.stack([s.channels for s in samples])),
     )

@@ -271,7 +271,10 @@ class _Trainer:
                     with sync:
                         with autocast:
                             out = wrapped(
-                                batch.inputs, labels=batch.labels, label_mask=batch.label_mask
+                                batch.inputs,
+                                labels=batch.labels,
+                                label_mask=batch.label_mask,
+                                channel_mask=batch.channel_mask,
                             )
                         (out.loss / config.grad_accum).backward()
                     loss_sum += float(out.loss.detach())
@@ -365,15 +368,33 @@ class _Trainer:
 
 
 def default_window(data: PreparedData, tokenizer: DnaTokenizer, max_tokens: int) -> int:
-    """Nucleotides that fill ``max_tokens`` tokens, measured on up to 200 kb of training DNA."""
+    """Nucleotides that fill ``max_tokens`` tokens, measured on the first 200 kb of training ACGT.
+
+    N runs (gaps, a chromosome's telomere) are left out of the measured text: the tokenizer
+    folds them into a few tokens, and a window measured over them would be megabases long.
+    """
+    wanted, step = 200_000, 1_000_000
+    pieces: list[np.ndarray] = []
+    found = 0
     for index, chromosome in enumerate(data.chromosomes):
+        codes_all = data.sequence(index)
         for lo, hi in chromosome.intervals[TRAIN]:
-            if hi - lo >= 1000:
-                codes = data.sequence(index)[lo : min(hi, lo + 200_000)]
-                sequence = codes.tobytes().decode("ascii")
-                per_token = len(sequence) / max(len(tokenizer.encode(sequence).ids), 1)
-                return max(1, int(max_tokens * per_token * _WINDOW_FILL))
-    raise ConfigError("no training sequence part is 1 kb long; set --window explicitly")
+            for start in range(lo, hi, step):
+                codes = np.asarray(codes_all[start : min(hi, start + step)])
+                bases = codes[codes != ord("N")][: wanted - found]
+                pieces.append(bases)
+                found += len(bases)
+                if found >= wanted:
+                    break
+            if found >= wanted:
+                break
+        if found >= wanted:
+            break
+    if found < 1000:
+        raise ConfigError("the training sequences hold under 1 kb of ACGT; set --window explicitly")
+    sequence = np.concatenate(pieces).tobytes().decode("ascii")
+    per_token = len(sequence) / max(len(tokenizer.encode(sequence).ids), 1)
+    return max(1, int(max_tokens * per_token * _WINDOW_FILL))
 
 
 def lr_factor(step: int, *, warmup: int, total: int, schedule: str, floor: float) -> float:
@@ -434,16 +455,26 @@ def evaluate(
         chunk = samples[first : first + batch_size]
         batch = collate(tokenizer, chunk, max_tokens=model.config.max_tokens).to(device)
         with autocast or contextlib.nullcontext():
-            out = model(batch.inputs, labels=batch.labels, label_mask=batch.label_mask)
+            out = model(
+                batch.inputs,
+                labels=batch.labels,
+                label_mask=batch.label_mask,
+                channel_mask=batch.channel_mask,
+            )
         valid = out.mask & batch.label_mask
-        count = int(valid.sum())
+        count = int(valid.sum())  # the loss weighting by nucleotide, as before
         loss_sum += float(out.loss) * count
         elements += count
         probabilities = torch.sigmoid(out.logits.float()).cpu().numpy()
         valid_np = valid.cpu().numpy()
         for row, sample in enumerate(chunk):
             length = len(sample.sequence)
-            metrics.update(probabilities[row, :length], sample.labels, valid_np[row, :length])
+            metrics.update(
+                probabilities[row, :length],
+                sample.labels,
+                valid_np[row, :length],
+                channels=sample.channels,
+            )
     model.train(was_training)
     return {"loss": loss_sum / max(elements, 1), **metrics.compute()}
 

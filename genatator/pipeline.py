@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,7 +24,13 @@ from genatator._io import atomic_output, display_name
 from genatator.annotation.models import CODING_KIND, Gene, Transcript
 from genatator.annotation.write import write_gff3
 from genatator.distributed import Distributed, init_distributed
-from genatator.errors import ConfigError, GenatatorError, GenatatorWarning, InputError
+from genatator.errors import (
+    ConfigError,
+    GenatatorError,
+    GenatatorWarning,
+    InputError,
+    ModelError,
+)
 from genatator.genome import read_fasta
 from genatator.inference import (
     TrackBlock,
@@ -34,7 +41,7 @@ from genatator.inference import (
 )
 from genatator.model.checkpoints import resolve_model_dir
 from genatator.model.directory import load_model_directory
-from genatator.model.settings import InferenceSettings
+from genatator.model.settings import SETTINGS_FILE, InferenceSettings
 from genatator.postprocess import DecodeOptions, SpliceTable, decode_region, gene_regions
 from genatator.postprocess.cds import coding_sequence, protein
 from genatator.regions import Region
@@ -207,10 +214,9 @@ def _annotate(
     model, tokenizer = load_model_directory(directory)
     settings = InferenceSettings.load(directory)
     splice_table = _splice_table(settings)
-    try:
-        decode = options.decode or settings.decode_options(**options.decode_overrides)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    decode = options.decode or model_decode_options(
+        settings, options.decode_overrides, source=str(directory / SETTINGS_FILE)
+    )
     device_spec = options.device
     if world.enabled and device_spec in ("auto", "cuda") and torch.cuda.is_available():
         device_spec = f"cuda:{world.local_rank}"
@@ -404,6 +410,25 @@ def name_genes(seqid: str, transcripts: list[Transcript]) -> list[Gene]:
         transcript.id, transcript.gene_id = f"{gene_id}.t1", gene_id
         genes.append(Gene(gene_id, seqid, transcript.strand, [transcript]))
     return genes
+
+
+def model_decode_options(
+    settings: InferenceSettings, overrides: dict[str, Any], *, source: str
+) -> DecodeOptions:
+    """A model's decoding defaults (its ``inference.json``) with ``overrides`` on top.
+
+    Raises:
+        ModelError: the model's ``decode`` entry names an unknown option or a bad value.
+        ConfigError: an override is bad.
+    """
+    try:
+        base = DecodeOptions.from_dict(settings.decode or {})
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{source}: bad decode settings ({exc})") from None
+    try:
+        return dataclasses.replace(base, **overrides)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _splice_table(settings: InferenceSettings) -> SpliceTable:

@@ -15,6 +15,7 @@ import genatator.pipeline
 from genatator.bundles import DEFAULT_BUNDLE
 from genatator.errors import ModelError
 from genatator.model.settings import SETTINGS_FILE, InferenceSettings
+from genatator.pipeline import model_decode_options
 from genatator.postprocess.assembly import (
     DecodeOptions,
     exon_intron_structure,
@@ -209,32 +210,34 @@ def test_inference_settings_carry_decoding_defaults(tmp_path):
     settings.save(tmp_path)
     loaded = InferenceSettings.load(tmp_path)
     assert loaded == settings
-    assert loaded.decode_options() == DecodeOptions(min_cds_codons=30, splice_snap=10)
-    assert loaded.decode_options().lncrna is True  # untouched options keep their defaults
-    assert loaded.decode_options(min_cds_codons=5) == DecodeOptions(
+    options = model_decode_options(loaded, {}, source="m")
+    assert options == DecodeOptions(min_cds_codons=30, splice_snap=10)
+    assert options.lncrna is True  # untouched options keep their defaults
+    assert model_decode_options(loaded, {"min_cds_codons": 5}, source="m") == DecodeOptions(
         min_cds_codons=5, splice_snap=10
     )
-    assert InferenceSettings().decode_options() == DecodeOptions()
+    assert model_decode_options(InferenceSettings(), {}, source="m") == DecodeOptions()
     # Without decode the file has no decode entry and loads back as None.
     InferenceSettings(window=7).save(tmp_path)
     assert "decode" not in json.loads((tmp_path / SETTINGS_FILE).read_text())
     assert InferenceSettings.load(tmp_path) == InferenceSettings(window=7)
 
 
-@pytest.mark.parametrize(
-    ("decode", "fragment"),
-    [
-        ({"nope": 1}, "nope"),
-        ([1, 2], "decode must be an object"),
-        ("lncrna", "decode must be an object"),
-        ({"splice_snap": -1}, "splice_snap"),
-    ],
-)
-def test_inference_settings_reject_bad_decode_entries(tmp_path, decode, fragment):
+@pytest.mark.parametrize("decode", [[1, 2], "lncrna"])
+def test_inference_settings_reject_a_decode_entry_that_is_not_an_object(tmp_path, decode):
     values = {"format": 1, "window": 2000, "splice_table": None, "decode": decode}
     (tmp_path / SETTINGS_FILE).write_text(json.dumps(values))
-    with pytest.raises(ModelError, match=fragment):
+    with pytest.raises(ModelError, match="decode must be an object"):
         InferenceSettings.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("decode", "fragment"), [({"nope": 1}, "nope"), ({"splice_snap": -1}, "splice_snap")]
+)
+def test_model_decode_options_reject_bad_entries(decode, fragment):
+    settings = InferenceSettings(window=2000, decode=decode)
+    with pytest.raises(ModelError, match=f"m/inference.json: bad decode settings.*{fragment}"):
+        model_decode_options(settings, {}, source="m/inference.json")
 
 
 # --- the CLI: the default bundle and the model's decoding defaults ------------------------------

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from genatator.errors import ModelError
-from genatator.postprocess.assembly import DecodeOptions
 
 SETTINGS_FILE = "inference.json"
 SETTINGS_FORMAT = 1
@@ -25,17 +24,13 @@ class InferenceSettings:
             :meth:`genatator.postprocess.splice.SpliceTable.to_dict` writes them (``None``: the
             annotator falls back to the canonical splice motifs).
         decode: post-processing defaults chosen for this model on held-out data, as
-            :meth:`DecodeOptions.to_dict` writes them (``None``: :class:`DecodeOptions`'
-            defaults). Options given on the command line override them.
+            ``DecodeOptions.to_dict`` writes them (``None``: the defaults). The pipeline checks
+            the keys and values when it builds the options; the command line overrides them.
     """
 
     window: int | None = None
     splice_table: dict[str, Any] | None = None
     decode: dict[str, Any] | None = None
-
-    def decode_options(self, **overrides: Any) -> DecodeOptions:
-        """This model's decoding options, with ``overrides`` applied on top."""
-        return DecodeOptions.from_dict({**(self.decode or {}), **overrides})
 
     def save(self, directory: str | Path) -> None:
         values = {
@@ -69,10 +64,8 @@ class InferenceSettings:
             if table is not None and not isinstance(table, dict):
                 raise ValueError("splice_table must be an object")
             decode = values.get("decode")
-            if decode is not None:
-                if not isinstance(decode, dict):
-                    raise ValueError("decode must be an object")
-                DecodeOptions.from_dict(decode)  # validates keys and values
+            if decode is not None and not isinstance(decode, dict):
+                raise ValueError("decode must be an object")
         except (ValueError, AttributeError, TypeError) as exc:  # JSONDecodeError: a ValueError
             raise ModelError(f"{path}: not valid annotation settings ({exc})") from None
         return cls(window=window, splice_table=table, decode=decode)

@@ -33,8 +33,12 @@ from genatator.inference.stitch import TrackBlock
 from genatator.model.checkpoints import resolve_model_dir
 from genatator.model.directory import load_model_directory
 from genatator.model.settings import InferenceSettings
-from genatator.pipeline import call_transcripts, model_decode_options, name_genes
-from genatator.postprocess import SpliceTable
+from genatator.pipeline import (
+    call_transcripts,
+    model_decode_options,
+    model_splice_table,
+    name_genes,
+)
 from genatator.regions import parse_regions
 
 #: The knobs swept, each with the values tried (the others keep the model's current defaults).
@@ -85,8 +89,7 @@ def main() -> int:
     print(f"# probabilities of {region} ready in {time.monotonic() - started:.1f} s", flush=True)
 
     settings = InferenceSettings.load(model_dir)
-    table = SpliceTable.from_dict(settings.splice_table) if settings.splice_table else None
-    table = table or SpliceTable.canonical()
+    table = model_splice_table(settings)
     base = model_decode_options(settings, {}, source=str(model_dir))
     reference = read_annotation(args.annotation)
     rows = []

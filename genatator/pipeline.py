@@ -213,7 +213,7 @@ def _annotate(
     directory = resolve_model_dir(model_source)
     model, tokenizer = load_model_directory(directory)
     settings = InferenceSettings.load(directory)
-    splice_table = _splice_table(settings)
+    splice_table = model_splice_table(settings)
     decode = options.decode or model_decode_options(
         settings, options.decode_overrides, source=str(directory / SETTINGS_FILE)
     )
@@ -431,7 +431,8 @@ def model_decode_options(
         raise ConfigError(str(exc)) from None
 
 
-def _splice_table(settings: InferenceSettings) -> SpliceTable:
+def model_splice_table(settings: InferenceSettings) -> SpliceTable:
+    """The model's legal splice sites (its ``inference.json``), else the canonical motifs."""
     if settings.splice_table is None:
         logger.info("the model records no splice-site table; using canonical GT/GC/AT-AG/AC")
         return SpliceTable.canonical()

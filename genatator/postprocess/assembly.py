@@ -194,9 +194,8 @@ def exon_intron_structure(
     """Exons of the transcript in one region, after removing short artefacts.
 
     Exons are the runs where ``p_exon > p_intron`` (averaged over ``options.exon_smoothing``
-    bases); the gaps between them are introns, so the
-    structure starts and ends with an exon (intron-only flanks are dropped). Artefacts are then
-    removed in this order:
+    bases); the gaps between them are introns, so the structure starts and ends with an exon
+    (intron-only flanks are dropped). Artefacts are then removed in this order:
 
     a. an intron shorter than ``options.min_intron_length`` is filled: its two exons merge;
     b. an exon shorter than ``options.min_exon_length`` is removed: an internal one merges the

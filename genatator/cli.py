@@ -18,6 +18,7 @@ import click
 
 from genatator import __version__
 from genatator.bundles import DEFAULT_BUNDLE as DEFAULT_MODEL
+from genatator.cli_splice import splice
 from genatator.errors import ConfigError, GenatatorError, GenatatorWarning
 
 logger = logging.getLogger("genatator")
@@ -457,6 +458,16 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
     "--no-splice-filter", is_flag=True, help="Keep exon boundaries with unseen dinucleotides."
 )
 @click.option(
+    "--splice-model",
+    help="Splice-site model (a bundled name such as splice-human, or a `splice train` "
+    "directory): snap boundaries to its best sites, write its scores on exons.",
+)
+@click.option(
+    "--splice-shift",
+    type=int,
+    help="With --splice-model, how far (nt) a splice boundary may move [default: 20].",
+)
+@click.option(
     "--proteins", type=click.Path(dir_okay=False, allow_dash=True), help="Protein FASTA output."
 )
 @click.option(
@@ -509,10 +520,15 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         overrides["lncrna"] = False
     if options["no_splice_filter"]:
         overrides["splice_filter"] = False
+    if options["splice_shift"] is not None:
+        if options["splice_model"] is None:
+            raise ConfigError("--splice-shift needs --splice-model")
+        overrides["site_shift"] = options["splice_shift"]
     try:
         DecodeOptions.from_dict(overrides)
     except ValueError as exc:
-        raise ConfigError(str(exc).replace("min_cds_codons", "--min-cds-codons")) from None
+        message = str(exc).replace("min_cds_codons", "--min-cds-codons")
+        raise ConfigError(message.replace("site_shift", "--splice-shift")) from None
     regions = options["regions"]
     settings = AnnotateOptions(
         window=options["window"],  # type: ignore[arg-type]
@@ -524,6 +540,7 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         regions=tuple(parse_regions(str(regions))) if regions else None,
         shard=parse_shard(str(options["shard"])) if options["shard"] else (1, 1),
         decode_overrides=overrides,
+        splice_model=options["splice_model"],  # type: ignore[arg-type]
         resume=bool(options["resume"]),
         threads=options["threads"],  # type: ignore[arg-type]
         seed=int(options["seed"]),  # type: ignore[call-overload]
@@ -629,6 +646,9 @@ def evaluate(
         write_plot(report, plot)
     with atomic_output(output) as handle:
         handle.write(json.dumps(report, indent=2) + "\n" if as_json else format_text(evaluation))
+
+
+cli.add_command(splice)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,9 @@ from genatator.model.settings import SETTINGS_FILE, InferenceSettings
 from genatator.postprocess import DecodeOptions, SpliceTable, decode_region, gene_regions
 from genatator.postprocess.cds import coding_sequence, protein
 from genatator.regions import Region
+from genatator.splice.models import SpliceModel, load_splice_model
+from genatator.splice.scoring import score_region
+from genatator.splice.windows import encode
 from genatator.tracks import TrackWriter
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ MAX_GENE_LENGTH = 3_000_000
 PARTIAL_SUFFIX = ".genatator-partial"
 _RUN_FILE = "run.json"
 _FASTA_WIDTH = 60
+#: ``(lo, hi) -> (donor, acceptor)``: a splice-site model's ``(2, hi - lo)`` scores of a stretch.
+SiteScorer = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class AnnotateOptions:
             ``inference.json``, else :class:`DecodeOptions`' defaults).
         decode_overrides: options applied on top of the model's defaults when ``decode`` is
             ``None`` (what the command line gave).
+        splice_model: a splice-site model (bundle name or directory) whose scores refine exon
+            boundaries and are written as attributes (``None``: dinucleotides only).
         resume: keep sequences finished by an earlier run of the same command.
         threads: CPU threads for torch (``None``: torch's default).
         seed: seeds torch's RNG; inference draws no random numbers, so the output does not
@@ -94,6 +101,7 @@ class AnnotateOptions:
     shard: tuple[int, int] = (1, 1)
     decode: DecodeOptions | None = None
     decode_overrides: dict[str, Any] = field(default_factory=dict)
+    splice_model: str | None = None
     resume: bool = False
     threads: int | None = None
     seed: int = 0
@@ -228,10 +236,15 @@ def _annotate(
         reverse_complement=options.reverse_complement,
         precision=options.precision,
     )
+    site_model = None
+    if options.splice_model is not None:
+        site_directory = resolve_model_dir(options.splice_model)
+        site_model = load_splice_model(site_directory, device=predictor.device)
     partial = _Partial(outputs.gff3, world)
     fingerprint = {
         "genome": _file_identity(genome),
         "model": _model_identity(directory),
+        "splice_model": None if site_model is None else _model_identity(site_directory),
         "options": options.fingerprint(),
         "outputs": [bool(outputs.proteins), bool(outputs.cds_fasta)],
     }
@@ -284,6 +297,9 @@ def _annotate(
                 else [(r.start, min(r.end, record.length)) for r in wanted[record.name]]
             )
             transcripts: list[Transcript] = []
+            site_scorer = None
+            if site_model is not None:
+                site_scorer = _site_scorer(site_model, record.sequence, predictor.device)
             for start, end in spans:
                 blocks = predict_tracks(
                     predictor,
@@ -303,6 +319,7 @@ def _annotate(
                         offset=start,
                         options=decode,
                         splice_table=splice_table,
+                        site_scorer=site_scorer,
                     )
                 )
             if tracks is not None:
@@ -349,6 +366,7 @@ def call_transcripts(
     options: DecodeOptions,
     splice_table: SpliceTable,
     max_gene_length: int = MAX_GENE_LENGTH,
+    site_scorer: SiteScorer | None = None,
 ) -> Iterator[Transcript]:
     """Transcripts of a stream of track blocks, as soon as no later block can change them.
 
@@ -356,7 +374,8 @@ def call_transcripts(
     the track has reached ``options.max_region_gap`` non-genic bases past its end, so no region is
     ever cut at a block edge; only the still-open region is carried to the next block. The result
     does not depend on the block size (except for regions longer than ``max_gene_length``, which
-    are decoded as they stand, with a warning).
+    are decoded as they stand, with a warning). ``site_scorer(lo, hi)`` gives a splice-site
+    model's scores of ``sequence[lo:hi]`` for :func:`decode_region`.
     """
     buffer = np.zeros((0, 5), dtype=np.float32)
     buffer_start = offset  # genome coordinate of buffer[0]
@@ -390,12 +409,24 @@ def call_transcripts(
                 offset=lo,
                 options=options,
                 splice_table=splice_table,
+                site_scores=None if site_scorer is None else site_scorer(lo, hi),
             )
             if transcript is not None:
                 yield transcript
         buffer = buffer[keep_from:]
         buffer_start += keep_from
         block = following
+
+
+def _site_scorer(model: SpliceModel, sequence: str, device: torch.device) -> SiteScorer:
+    """Scores of any stretch of ``sequence``, with context read from the rest of it."""
+    codes = encode(sequence)
+
+    def scorer(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = score_region(model, codes, lo, hi, device=device)
+        return scores.donor, scores.acceptor
+
+    return scorer
 
 
 def name_genes(seqid: str, transcripts: list[Transcript]) -> list[Gene]:

@@ -54,6 +54,8 @@ class Transcript:
         score: confidence in [0, 1] or None (written as ``.``).
         exon_scores: per-exon confidence in exon order (the exon lines' score column); empty
             when unknown.
+        exon_attributes: per-exon extra attributes in exon order (written on the exon lines,
+            e.g. splice-site scores); empty when there are none.
         source: GFF source column.
         attributes: extra attributes to carry through (``Name``, ``biotype``, ...).
     """
@@ -69,6 +71,7 @@ class Transcript:
     source: str = "genatator"
     attributes: dict[str, str] = field(default_factory=dict)
     exon_scores: list[float] = field(default_factory=list)
+    exon_attributes: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def start(self) -> int:

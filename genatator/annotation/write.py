@@ -121,31 +121,39 @@ def _numbered(spans: list[Span], strand: str) -> list[tuple[Span, int]]:
 
 def _transcript_children(
     t: Transcript, exon_type: str
-) -> list[tuple[int, int, str, str, str, str]]:
-    """(start, end, type, ID suffix, score, phase) rows of a transcript, in coordinate order."""
+) -> list[tuple[int, int, str, str, str, str, dict[str, str]]]:
+    """(start, end, type, ID suffix, score, phase, attributes) rows of a transcript, sorted."""
     exon_scores: list[float | None] = list(t.exon_scores) or [None] * len(t.exons)
     if len(exon_scores) != len(t.exons):
         raise ValueError(f"transcript {t.id!r} has {len(t.exons)} exons but {len(exon_scores)} "
                          "exon scores")  # fmt: skip
+    exon_attributes = list(t.exon_attributes) or [{}] * len(t.exons)
+    if len(exon_attributes) != len(t.exons):
+        raise ValueError(f"transcript {t.id!r} has {len(t.exons)} exons but "
+                         f"{len(exon_attributes)} exon attribute sets")  # fmt: skip
     rows = [
-        (s, 0, e, exon_type, f"exon{n}", _format_score(score), ".")
-        for ((s, e), n), score in zip(_numbered(t.exons, t.strand), exon_scores)
+        (s, 0, e, exon_type, f"exon{n}", _format_score(score), ".", extra)
+        for ((s, e), n), score, extra in zip(
+            _numbered(t.exons, t.strand), exon_scores, exon_attributes
+        )
     ]
     rows += [
-        (s, 1, e, "five_prime_UTR", f"5UTR{n}", ".", ".")
+        (s, 1, e, "five_prime_UTR", f"5UTR{n}", ".", ".", {})
         for (s, e), n in _numbered(t.five_prime_utrs, t.strand)
     ]
     phases = cds_phases(t)
     rows += [
-        (s, 2, e, "CDS", f"CDS{n}", ".", str(phases[i]))
+        (s, 2, e, "CDS", f"CDS{n}", ".", str(phases[i]), {})
         for i, ((s, e), n) in enumerate(_numbered(t.cds, t.strand))
     ]
     rows += [
-        (s, 3, e, "three_prime_UTR", f"3UTR{n}", ".", ".")
+        (s, 3, e, "three_prime_UTR", f"3UTR{n}", ".", ".", {})
         for (s, e), n in _numbered(t.three_prime_utrs, t.strand)
     ]
-    rows.sort()
-    return [(s, e, ftype, suffix, score, phase) for s, _, e, ftype, suffix, score, phase in rows]
+    rows.sort(key=lambda row: row[:7])
+    return [
+        (s, e, ftype, sfx, score, phase, extra) for s, _, e, ftype, sfx, score, phase, extra in rows
+    ]
 
 
 class _Ids:
@@ -184,10 +192,10 @@ def _gene_lines(gene: Gene, seqid: str, source: str | None, ids: _Ids) -> list[s
             t.strand, ".", _attributes(ids.add(t.id), gene.id, t.attributes),
         )))  # fmt: skip
         exon_type = "pseudogenic_exon" if tx_type == _PSEUDO else "exon"
-        for start, end, ftype, suffix, score, phase in _transcript_children(t, exon_type):
+        for start, end, ftype, suffix, score, phase, extra in _transcript_children(t, exon_type):
             lines.append("\t".join((
                 seqid, tx_source, ftype, str(start + 1), str(end), score, t.strand, phase,
-                _attributes(ids.add(f"{t.id}.{suffix}"), t.id, {}),
+                _attributes(ids.add(f"{t.id}.{suffix}"), t.id, extra),
             )))  # fmt: skip
     lines.append("###")
     return lines

@@ -48,6 +48,13 @@ class DecodeOptions:
         splice_snap: before the filter, move every splice boundary up to this many nt to the
             legal site that best fits the exon/intron probabilities (0: off, the paper's
             behaviour). Fuzzy boundaries of a weak model then survive the filter.
+        site_shift: with a splice-site model (``annotate --splice-model``), how far (nt) each
+            splice boundary may move to the best-scoring admissible site.
+        rare_site_score: with a splice-site model, the score a site with a rare motif (a donor
+            other than GT, an acceptor other than AG) needs before a boundary may sit on it.
+        confident_site_score: with a splice-site model, an internal exon whose two splice
+            sites both score at least this much is kept even when its dinucleotides are not in
+            the model's table; below it the dinucleotide filter decides.
         cds_mode: ``"model"`` (the ORF agreeing with the model's CDS channel) or ``"orf"``
             (the longest complete ORF).
         min_cds_codons: a transcript is coding (mRNA) only when its CDS has at least this many
@@ -65,6 +72,9 @@ class DecodeOptions:
     splice_filter: bool = True
     max_boundary_shift: int = 20
     splice_snap: int = 0
+    site_shift: int = 20
+    rare_site_score: float = 0.5
+    confident_site_score: float = 0.9
     cds_mode: str = "model"
     min_cds_codons: int = 100
     lncrna: bool = True
@@ -83,12 +93,17 @@ class DecodeOptions:
             "strand_flank": 1,
             "max_boundary_shift": 0,
             "splice_snap": 0,
+            "site_shift": 0,
             "min_cds_codons": 0,
         }
         for name, minimum in minimums.items():
             value = getattr(self, name)
             if not _is_int(value) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        for name in ("rare_site_score", "confident_site_score"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
         for name in ("splice_filter", "lncrna"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

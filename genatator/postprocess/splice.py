@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,9 @@ from genatator.annotation.models import Span, Transcript
 from genatator.genome import reverse_complement
 
 __all__ = [
+    "MIN_MOVED_INTRON",
     "SPLICE_TABLE_FORMAT",
+    "EdgeTest",
     "SpliceTable",
     "filter_splice_sites",
     "flank",
@@ -26,7 +28,9 @@ _KINDS = ("donor", "acceptor")
 _STRANDS = ("+", "-")
 _DINUCLEOTIDE = re.compile(r"[ACGT]{2}")
 # Introns need room for their own donor and acceptor dinucleotides when a boundary moves.
-_MIN_MOVED_INTRON = 4
+MIN_MOVED_INTRON = 4
+#: ``(edge, intron_side) -> bool``: may a splice boundary sit at this exon edge?
+EdgeTest = Callable[[int, str], bool]
 
 
 def flank(sequence: str, edge: int, intron_side: str, strand: str) -> tuple[str, str]:
@@ -250,37 +254,26 @@ def _shift_order(max_shift: int, inward: int) -> list[int]:
     return order
 
 
-def _moved_edge(
-    sequence: str,
-    edge: int,
-    side: str,
-    lo: int,
-    hi: int,
-    strand: str,
-    table: SpliceTable,
-    max_shift: int,
-) -> int | None:
-    """Nearest legal position for an exon edge within ``[lo, hi]``, or None."""
+def _moved_edge(edge: int, side: str, lo: int, hi: int, ok: EdgeTest, max_shift: int) -> int | None:
+    """Nearest acceptable position for an exon edge within ``[lo, hi]``, or None."""
     inward = -1 if side == "right" else 1
     for shift in _shift_order(max_shift, inward):
         moved = edge + shift
-        if lo <= moved <= hi and _legal_edge(sequence, moved, side, strand, table):
+        if lo <= moved <= hi and ok(moved, side):
             return moved
     return None
 
 
-def _fix_terminal(
-    exons: list[Span], which: str, strand: str, sequence: str, table: SpliceTable, max_shift: int
-) -> list[Span]:
+def _fix_terminal(exons: list[Span], which: str, ok: EdgeTest, max_shift: int) -> list[Span]:
     """Move the splice boundary of the first or last exon (genome order) or drop that exon."""
     if which == "first":
         (start, end), next_start = exons[0], exons[1][0]
-        hi = next_start - _MIN_MOVED_INTRON
-        moved = _moved_edge(sequence, end, "right", start + 1, hi, strand, table, max_shift)
+        hi = next_start - MIN_MOVED_INTRON
+        moved = _moved_edge(end, "right", start + 1, hi, ok, max_shift)
         return exons[1:] if moved is None else [(start, moved), *exons[1:]]
     (start, end), previous_end = exons[-1], exons[-2][1]
-    lo = previous_end + _MIN_MOVED_INTRON
-    moved = _moved_edge(sequence, start, "left", lo, end - 1, strand, table, max_shift)
+    lo = previous_end + MIN_MOVED_INTRON
+    moved = _moved_edge(start, "left", lo, end - 1, ok, max_shift)
     return exons[:-1] if moved is None else [*exons[:-1], (moved, end)]
 
 
@@ -290,6 +283,7 @@ def filter_splice_sites(
     sequence: str,
     table: SpliceTable,
     max_shift: int = 20,
+    acceptable: EdgeTest | None = None,
 ) -> list[Span]:
     """Exons whose splice boundaries all carry legal dinucleotides.
 
@@ -314,6 +308,9 @@ def filter_splice_sites(
         sequence: upper-case sequence of the region.
         table: legal dinucleotides.
         max_shift: how far a terminal boundary may move, in nt.
+        acceptable: ``(edge, intron_side) -> bool`` deciding whether a boundary may stay,
+            in place of the table's dinucleotide test (a splice-site model's verdict,
+            ``postprocess.site_scores``); None tests the dinucleotide against ``table``.
 
     Returns:
         New sorted exon spans.
@@ -328,11 +325,15 @@ def filter_splice_sites(
     exons = [(int(start), int(end)) for start, end in exons]
     if len(exons) < 2:
         return exons
+    if acceptable is None:
+
+        def acceptable(edge: int, side: str) -> bool:
+            return _legal_edge(sequence, edge, side, strand, table)
+
     internal = [
         (start, end)
         for start, end in exons[1:-1]
-        if _legal_edge(sequence, start, "left", strand, table)
-        and _legal_edge(sequence, end, "right", strand, table)
+        if acceptable(start, "left") and acceptable(end, "right")
     ]
     exons = [exons[0], *internal, exons[-1]]
 
@@ -341,7 +342,7 @@ def filter_splice_sites(
     for which in ends:
         if len(exons) < 2:
             break
-        exons = _fix_terminal(exons, which, strand, sequence, table, max_shift)
+        exons = _fix_terminal(exons, which, acceptable, max_shift)
     return exons
 
 
@@ -398,8 +399,8 @@ def snap_splice_sites(
     for index in range(1, len(edges) - 1):
         edge = edges[index]
         exon_on_left = index % 2 == 1  # an exon end: the intron follows
-        lo = edges[index - 1] + (1 if exon_on_left else _MIN_MOVED_INTRON)
-        hi = edges[index + 1] - (_MIN_MOVED_INTRON if exon_on_left else 1)
+        lo = edges[index - 1] + (1 if exon_on_left else MIN_MOVED_INTRON)
+        hi = edges[index + 1] - (MIN_MOVED_INTRON if exon_on_left else 1)
         side = "right" if exon_on_left else "left"
         best, best_key = edge, None
         for moved in range(max(lo, edge - max_shift), min(hi, edge + max_shift) + 1):

@@ -14,6 +14,12 @@ from genatator.postprocess.assembly import (
     spliced_length,
 )
 from genatator.postprocess.cds import longest_orf_cds, model_cds
+from genatator.postprocess.site_scores import (
+    SiteTrack,
+    admissible_edge,
+    site_score_attributes,
+    snap_to_site_scores,
+)
 from genatator.postprocess.splice import SpliceTable, filter_splice_sites, snap_splice_sites
 from genatator.postprocess.strand import call_strand, strand_score
 
@@ -44,6 +50,7 @@ def decode_region(
     offset: int = 0,
     options: DecodeOptions | None = None,
     splice_table: SpliceTable | None = None,
+    site_scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Transcript | None:
     """The transcript of one gene region, or None when nothing worth reporting is there.
 
@@ -53,6 +60,12 @@ def decode_region(
     multi-exon, CDS (:func:`model_cds` or :func:`longest_orf_cds` per ``options.cds_mode``),
     then the type: ``mRNA`` when the CDS has at least ``options.min_cds_codons`` codons besides
     the stop, else ``lnc_RNA`` without CDS.
+
+    With ``site_scores`` (a splice-site model's), the snapping moves each splice boundary up to
+    ``options.site_shift`` nt to the best-scoring admissible site, and the filter keeps a
+    boundary only when it is admissible (:func:`admissible_edge`: a legal motif, scored at least
+    ``options.rare_site_score`` when rare, or any motif scored ``options.confident_site_score``);
+    exons carry ``donor_score``/``acceptor_score`` and the transcript ``min_splice_score``.
 
     Confidence: ``exon_scores`` is the mean ``p_exon`` of each exon; ``score`` the mean, over
     the transcript's span, of the probability of the class each base was given (``p_exon`` on
@@ -67,6 +80,8 @@ def decode_region(
         offset: genome coordinate of the region's first base.
         options: decoding options; defaults when omitted.
         splice_table: legal splice sites; :meth:`SpliceTable.canonical` when omitted.
+        site_scores: ``(donor, acceptor)`` splice-site model scores of the region, each
+            ``(2, n)`` (row 0 the ``+`` strand, row 1 ``-``); None decides by dinucleotide only.
 
     Returns:
         A transcript in genome coordinates with empty ``id`` and ``gene_id`` (the caller names
@@ -88,12 +103,26 @@ def decode_region(
 
     score = strand_score(probabilities, exons, options.strand_flank)
     strand, evidence = call_strand(score, sequence, exons)
+    track = None if site_scores is None else SiteTrack.for_strand(*site_scores, strand)
     if options.splice_filter and len(exons) > 1:
         table = splice_table if splice_table is not None else SpliceTable.canonical()
-        if options.splice_snap:
+        admissible = None
+        if track is not None:
+            admissible = admissible_edge(
+                sequence,
+                strand,
+                track,
+                table,
+                options.rare_site_score,
+                options.confident_site_score,
+            )
+            exons = snap_to_site_scores(exons, strand, track, admissible, options.site_shift)
+        elif options.splice_snap:
             exonness = probabilities[:, EXON] - probabilities[:, INTRON]
             exons = snap_splice_sites(exons, strand, sequence, exonness, table, options.splice_snap)
-        exons = filter_splice_sites(exons, strand, sequence, table, options.max_boundary_shift)
+        exons = filter_splice_sites(
+            exons, strand, sequence, table, options.max_boundary_shift, admissible
+        )
         if spliced_length(exons) < options.min_transcript_length:
             return None
 
@@ -120,6 +149,10 @@ def decode_region(
         attributes["cds_confidence"] = f"{_mean(_prefix_sums(probabilities[:, CDS]), cds):.4g}"
     attributes["strand_score"] = f"{score:.4g}"
     attributes["strand_evidence"] = evidence
+    exon_attributes: list[dict[str, str]] = []
+    if track is not None:
+        exon_attributes, site_attributes = site_score_attributes(exons, strand, track)
+        attributes.update(site_attributes)
 
     span = exons[-1][1] - exons[0][0]
     exon_means = per_exon / [end - start for start, end in exons]
@@ -135,4 +168,5 @@ def decode_region(
         source="genatator",
         attributes=attributes,
         exon_scores=[float(value) for value in exon_means],
+        exon_attributes=exon_attributes,
     )

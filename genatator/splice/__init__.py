@@ -1,0 +1,1 @@
+"""Splice-site classification: site extraction, models, training, scoring and evaluation."""

@@ -1,0 +1,454 @@
+"""Splice-site classifiers (Mamba, dilated CNN, BPE encoder) behind one interface, with save/load.
+
+Every model maps a batch of windows of letter codes (:mod:`genatator.splice.windows`) to logits
+of the centre site's class (donor, acceptor, neither). Only the CNN also scores every position of
+a sequence of any length (``dense = True``, :meth:`SpliceModel.forward_dense`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save
+from torch import nn
+
+from genatator import __version__
+from genatator._io import atomic_output
+from genatator.errors import ModelError
+from genatator.splice import windows
+from genatator.splice.mamba import MambaMixer
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+MODEL_TYPE = "genatator-splice"
+ARCHS = ("mamba", "cnn", "bpe")
+NUM_CLASSES = len(windows.CLASS_NAMES)
+
+
+@dataclass
+class SpliceModelConfig:
+    """Hyper-parameters of a splice classifier; only the fields of ``arch`` are used.
+
+    Attributes:
+        arch: ``"mamba"``, ``"cnn"`` or ``"bpe"``.
+        window: window length in nucleotides (the site base is at ``window // 2``).
+        dropout: dropout of the mamba and bpe models (the CNN has none, as SpliceAI).
+        d_model: mamba width.
+        n_layers: mamba residual blocks.
+        d_state: mamba SSM state size.
+        d_conv: mamba causal convolution width.
+        expand: mamba inner width factor.
+        channels: CNN channels.
+        kernel: CNN kernel width (odd).
+        dilations: CNN dilation of each residual block; defaults are SpliceAI-400nt.
+        hidden: bpe encoder width.
+        layers: bpe encoder layers.
+        heads: bpe attention heads.
+        intermediate: bpe feed-forward width.
+    """
+
+    arch: str = "cnn"
+    window: int = 512
+    dropout: float = 0.1
+    # mamba
+    d_model: int = 128
+    n_layers: int = 4
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 1
+    # cnn
+    channels: int = 32
+    kernel: int = 11
+    dilations: tuple[int, ...] = (1, 1, 1, 1, 4, 4, 4, 4)
+    # bpe
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    intermediate: int = 512
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ModelError(f"unknown splice model arch {self.arch!r}; choose one of {ARCHS}")
+        self.dilations = tuple(int(d) for d in self.dilations)
+        positive = (
+            "window", "d_model", "n_layers", "d_state", "d_conv", "expand",
+            "channels", "kernel", "hidden", "layers", "heads", "intermediate",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ModelError(f"splice model {name} must be a positive integer, got {value!r}")
+        if not self.dilations or min(self.dilations) < 1:
+            raise ModelError(f"splice model dilations must be positive, got {self.dilations}")
+        if self.kernel % 2 == 0:
+            raise ModelError(f"splice model kernel must be odd ('same' padding), got {self.kernel}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ModelError(f"splice model dropout must be in [0, 1), got {self.dropout}")
+        if self.hidden % self.heads:
+            raise ModelError(
+                f"splice model hidden {self.hidden} is not divisible by heads {self.heads}"
+            )
+        if self.window < 3:
+            raise ModelError(f"splice model window must be at least 3, got {self.window}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["dilations"] = list(self.dilations)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SpliceModelConfig:
+        """Build a config from a dict, rejecting unknown keys.
+
+        Raises:
+            ModelError: an unknown key, an unknown arch or an invalid value.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ModelError(f"unknown splice model setting(s): {', '.join(unknown)}")
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"invalid splice model settings: {exc}") from None
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class SpliceModel(nn.Module):
+    """Base class: window classification (``forward``) and, for the CNN, per-position logits."""
+
+    #: True when :meth:`forward_dense` gives per-position logits (only the CNN).
+    dense: ClassVar[bool] = False
+
+    def __init__(self, config: SpliceModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 3)`` of the centre site's class from ``(B, L)`` letter codes."""
+        raise NotImplementedError
+
+    def forward_dense(self, codes: torch.Tensor) -> torch.Tensor:
+        """Per-position logits ``(B, T, 3)`` of ``(B, T)`` codes (dense models only)."""
+        raise ModelError(
+            f"the {self.config.arch} splice model classifies whole windows; "
+            "it has no per-position output"
+        )
+
+    def _check_window(self, codes: torch.Tensor) -> None:
+        if codes.dim() != 2 or codes.shape[1] != self.config.window:
+            raise ValueError(
+                f"the {self.config.arch} splice model takes (batch, {self.config.window}) windows "
+                f"of letter codes, got shape {tuple(codes.shape)}"
+            )
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (each atomically)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "model_type": MODEL_TYPE,
+            "genatator_version": __version__,
+            **self.config.to_dict(),
+        }
+        with atomic_output(directory / CONFIG_NAME) as handle:
+            json.dump(payload, handle, indent=2)
+            handle.write("\n")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
+            handle.write(save(state, metadata={"format": "pt"}))
+
+
+# -- Mamba -----------------------------------------------------------------------------------------
+
+
+class _MambaBlock(nn.Module):
+    """Pre-norm residual block ``x + Dropout(Mixer(LayerNorm(x)))``."""
+
+    def __init__(self, config: SpliceModelConfig) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(config.d_model)
+        self.mixer = MambaMixer(
+            config.d_model, d_state=config.d_state, d_conv=config.d_conv, expand=config.expand
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.dropout(self.mixer(self.norm(x)))
+
+
+class MambaClassifier(SpliceModel):
+    """The source project's Mamba window classifier, with residual connections added.
+
+    Letter embedding + learned absolute position embedding (both Xavier-initialised),
+    ``n_layers`` residual Mamba blocks, a final LayerNorm, attention pooling over positions
+    (padding masked out) and a LayerNorm → Dropout → Linear head. The source stacked its Mamba
+    layers without residuals; here each block adds its input back, which trains more stably.
+    The position table ties the model to windows of exactly ``config.window`` nucleotides.
+    """
+
+    def __init__(self, config: SpliceModelConfig) -> None:
+        super().__init__(config)
+        d = config.d_model
+        self.embedding = nn.Embedding(windows.VOCAB_SIZE, d)
+        self.position = nn.Embedding(config.window, d)
+        nn.init.xavier_uniform_(self.embedding.weight)
+        nn.init.xavier_uniform_(self.position.weight)
+        self.layers = nn.ModuleList(_MambaBlock(config) for _ in range(config.n_layers))
+        self.norm = nn.LayerNorm(d)
+        self.pool = nn.Sequential(
+            nn.LayerNorm(d), nn.Linear(d, max(1, d // 2)), nn.Tanh(), nn.Linear(max(1, d // 2), 1)
+        )
+        self.head = nn.Sequential(nn.LayerNorm(d), nn.Dropout(config.dropout), nn.Linear(d, 3))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        self._check_window(codes)
+        positions = torch.arange(codes.shape[1], device=codes.device)
+        x = self.embedding(codes) + self.position(positions)
+        for layer in self.layers:
+            x = layer(x)
+        x = self.norm(x)
+        scores = self.pool(x).squeeze(-1)  # (B, L)
+        # finfo.min rather than -inf: an all-padding row then pools uniformly instead of to NaN.
+        scores = scores.masked_fill(codes == windows.PAD, torch.finfo(scores.dtype).min)
+        weights = scores.softmax(dim=-1)
+        pooled = torch.einsum("bl,bld->bd", weights, x)
+        return self.head(pooled)
+
+
+# -- dilated CNN -----------------------------------------------------------------------------------
+
+
+class _ResidualUnit(nn.Module):
+    """SpliceAI residual unit: ``x + Conv(ReLU(BN(Conv(ReLU(BN(x))))))`` with dilated convs."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        padding = dilation * (kernel - 1) // 2  # 'same' length with zero padding (odd kernel)
+        self.norm1 = nn.BatchNorm1d(channels)
+        self.conv1 = nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=padding)
+        self.norm2 = nn.BatchNorm1d(channels)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.relu(self.norm1(x)))
+        return x + self.conv2(F.relu(self.norm2(h)))
+
+
+class DilatedCNN(SpliceModel):
+    """SpliceAI-style fully convolutional classifier: 3 logits for every position.
+
+    One-hot ACGT (N and padding are zero vectors) → 1×1 conv → residual units, with a 1×1 "skip"
+    conv of the running features summed at the start, after every 4th unit and after the last
+    (as SpliceAI) → 1×1 conv to 3 logits. The receptive field is ``context + 1`` positions,
+    ``context // 2`` on each side; the default (k=11, dilations 1×4, 4×4) is SpliceAI-400nt.
+    """
+
+    dense: ClassVar[bool] = True
+
+    def __init__(self, config: SpliceModelConfig) -> None:
+        super().__init__(config)
+        c = config.channels
+        one_hot = torch.zeros(windows.VOCAB_SIZE, 4)
+        one_hot[torch.arange(4), torch.arange(4)] = 1.0
+        self.register_buffer("one_hot", one_hot, persistent=False)
+        self.input = nn.Conv1d(4, c, 1)
+        self.blocks = nn.ModuleList(_ResidualUnit(c, config.kernel, d) for d in config.dilations)
+        n = len(config.dilations)
+        self._skip_after = [i for i in range(n) if (i + 1) % 4 == 0 or i == n - 1]
+        self.skips = nn.ModuleList(nn.Conv1d(c, c, 1) for _ in range(1 + len(self._skip_after)))
+        self.output = nn.Conv1d(c, 3, 1)
+
+    @property
+    def context(self) -> int:
+        """Total flank the centre logits see: ``Σ 2·(k−1)·d`` (400 for SpliceAI-400nt)."""
+        return sum(2 * (self.config.kernel - 1) * d for d in self.config.dilations)
+
+    def forward_dense(self, codes: torch.Tensor) -> torch.Tensor:
+        if codes.dim() != 2:
+            raise ValueError(f"expected (batch, length) letter codes, got {tuple(codes.shape)}")
+        x = self.one_hot[codes].transpose(1, 2)  # (B, 4, T)
+        x = self.input(x)
+        skip = self.skips[0](x)
+        taken = 1
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self._skip_after:
+                skip = skip + self.skips[taken](x)
+                taken += 1
+        return self.output(skip).transpose(1, 2)  # (B, T, 3)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.forward_dense(codes)[:, codes.shape[1] // 2]
+
+
+# -- BPE encoder -----------------------------------------------------------------------------------
+
+
+class BpeClassifier(SpliceModel):
+    """The project's GENA-style BERT encoder on BPE tokens of the window, mean-pooled, → 3 logits.
+
+    The window's codes are decoded to a string and tokenized as ``[CLS] tokens [SEP]``. The
+    encoder output is averaged over content tokens (not [CLS]/[SEP]/padding): the encoder is
+    trained from scratch on small data, and mean pooling gives every token state a gradient from
+    the first step, whereas a [CLS] readout must first learn to gather the site through attention
+    (GENA-LM's [CLS] fine-tuning relies on pre-training). The tokenizer travels with the model.
+
+    Args:
+        config: model settings (``hidden``, ``layers``, ``heads``, ``intermediate``).
+        tokenizer: a GENA-format :class:`~genatator.tokenizer.DnaTokenizer`; default the
+            bundled ``dmel_bpe_4096`` one.
+    """
+
+    def __init__(self, config: SpliceModelConfig, tokenizer: Any = None) -> None:
+        super().__init__(config)
+        from genatator.model.config import EncoderConfig
+        from genatator.model.encoder import GenaEncoder
+
+        if tokenizer is None:
+            from genatator.model.directory import bundled_tokenizer
+
+            tokenizer = bundled_tokenizer()
+        self.tokenizer = tokenizer
+        encoder_config = EncoderConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=config.hidden,
+            num_hidden_layers=config.layers,
+            num_attention_heads=config.heads,
+            intermediate_size=config.intermediate,
+            max_position_embeddings=config.window + 2,  # every nucleotide a token, + CLS/SEP
+            layer_norm_eps=1e-5,
+            pad_token_id=tokenizer.pad_id,
+            hidden_dropout=config.dropout,
+            attention_dropout=config.dropout,
+        )
+        self.encoder = GenaEncoder(encoder_config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.hidden, 3)
+
+    def tokenize(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[CLS] tokens [SEP]`` ids, right-padded, and the content-token mask (codes' device)."""
+        rows = codes.detach().cpu().numpy().astype(np.uint8)
+        encoded = self.tokenizer.encode_batch([windows.decode(row) for row in rows])
+        width = max(len(e) for e in encoded) + 2
+        ids = np.full((len(encoded), width), self.tokenizer.pad_id, dtype=np.int64)
+        content = np.zeros((len(encoded), width), dtype=bool)
+        for b, e in enumerate(encoded):
+            ids[b, 0] = self.tokenizer.cls_id
+            ids[b, 1 : len(e) + 1] = e.ids
+            ids[b, len(e) + 1] = self.tokenizer.sep_id
+            content[b, 1 : len(e) + 1] = True
+        return torch.from_numpy(ids).to(codes.device), torch.from_numpy(content).to(codes.device)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        self._check_window(codes)
+        ids, content = self.tokenize(codes)
+        attention = ids != self.tokenizer.pad_id
+        states = self.encoder(ids, attention_mask=attention)  # (B, T, H)
+        weights = content.to(states.dtype)
+        pooled = (states * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
+        return self.classifier(self.dropout(pooled))
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """As :meth:`SpliceModel.save_pretrained`, plus the tokenizer (``tokenizer.json``)."""
+        super().save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+# -- construction and loading ----------------------------------------------------------------------
+
+
+def build_splice_model(config: SpliceModelConfig, *, tokenizer: Any = None) -> SpliceModel:
+    """A freshly initialised model of ``config.arch`` (seed torch first for a fixed init).
+
+    Args:
+        config: model settings.
+        tokenizer: bpe only: the tokenizer (default the bundled one).
+    """
+    if config.arch == "mamba":
+        return MambaClassifier(config)
+    if config.arch == "cnn":
+        return DilatedCNN(config)
+    if config.arch == "bpe":
+        return BpeClassifier(config, tokenizer)
+    raise ModelError(f"unknown splice model arch {config.arch!r}")  # config checks this already
+
+
+def read_splice_config(directory: str | Path) -> SpliceModelConfig:
+    """The :class:`SpliceModelConfig` of a saved splice model directory.
+
+    Raises:
+        ModelError: the directory or its ``config.json`` is missing, unreadable or not a splice
+            model's.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: no such splice model directory")
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise ModelError(f"{directory}: not a model directory (no {CONFIG_NAME})")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(values, dict) or values.get("model_type") != MODEL_TYPE:
+        found = values.get("model_type") if isinstance(values, dict) else None
+        raise ModelError(f"{path}: model_type is {found!r}, not a splice model ({MODEL_TYPE!r})")
+    values = {k: v for k, v in values.items() if k not in ("model_type", "genatator_version")}
+    try:
+        return SpliceModelConfig.from_dict(values)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+
+
+def load_splice_model(directory: str | Path, device: str | torch.device = "cpu") -> SpliceModel:
+    """Load a directory written by :meth:`SpliceModel.save_pretrained`, in eval mode.
+
+    Raises:
+        ModelError: the directory is missing, is not a splice model, or its weights (or bpe
+            tokenizer) do not match its config.
+    """
+    from genatator.model.genatator import load_strict
+
+    directory = Path(directory)
+    config = read_splice_config(directory)
+    tokenizer = None
+    if config.arch == "bpe":
+        from genatator.tokenizer import DnaTokenizer
+
+        tokenizer = DnaTokenizer.from_pretrained(directory)
+    model = build_splice_model(config, tokenizer=tokenizer)
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelError(f"{directory}: no {WEIGHTS_NAME} in the splice model directory")
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise ModelError(f"{weights}: cannot read weights ({exc})") from None
+    load_strict(model, state, source=str(weights))
+    return model.to(device).eval()
+
+
+__all__ = [
+    "ARCHS",
+    "BpeClassifier",
+    "DilatedCNN",
+    "MambaClassifier",
+    "SpliceModel",
+    "SpliceModelConfig",
+    "build_splice_model",
+    "load_splice_model",
+    "parameter_count",
+    "read_splice_config",
+]

@@ -134,7 +134,7 @@ def _assert_scores(actual: SiteScores, expected: SiteScores) -> None:
 def test_dense_scores_both_strands_at_the_site_positions():
     model = DenseFake()
     model.train()
-    scores = score_sequence(model, encode(SEQUENCE))
+    scores = score_sequence(model, encode(SEQUENCE), candidates_only=False)
     _assert_scores(scores, _expected_dense())
     assert model.training  # training mode restored
 
@@ -142,21 +142,23 @@ def test_dense_scores_both_strands_at_the_site_positions():
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 17, 50_000])
 def test_dense_scores_do_not_depend_on_chunk(chunk):
     model = DenseFake()
-    scores = score_sequence(model, encode(SEQUENCE), chunk=chunk, batch_size=2)
+    scores = score_sequence(
+        model, encode(SEQUENCE), chunk=chunk, batch_size=2, candidates_only=False
+    )
     _assert_scores(scores, _expected_dense())
     width = {shape[1] for shape in model.calls}
-    assert width == {min(chunk, 50_000) + 2}  # every chunk fed with 1 flank base each side
+    assert width == {min(chunk, len(SEQUENCE)) + 2}  # chunks of at most n, 1 flank base a side
 
 
 def test_dense_batches_hold_about_batch_size_windows_of_positions():
     # batch_size 2 x window 8 = 16 positions; chunks of 3 + 2 flank bases -> 3 chunks a pass.
     # 18 positions -> 6 chunks -> 2 passes per strand.
     model = DenseFake()
-    score_sequence(model, encode(SEQUENCE), chunk=3, batch_size=2)
+    score_sequence(model, encode(SEQUENCE), chunk=3, batch_size=2, candidates_only=False)
     assert model.calls == [(3, 5)] * 4
     model = DenseFake()
-    score_sequence(model, encode(SEQUENCE), chunk=100, batch_size=1)  # at least one chunk
-    assert model.calls == [(1, 102)] * 2
+    score_sequence(model, encode(SEQUENCE), chunk=100, batch_size=1)
+    assert model.calls == [(1, 20)] * 2  # one chunk, no longer than the sequence
 
 
 def test_dense_region_takes_flanks_from_the_sequence():
@@ -165,7 +167,7 @@ def test_dense_region_takes_flanks_from_the_sequence():
     # [2, 3): the + donor needs the T at 3; [12, 16): the - donor at 12 needs the A at 11, and
     # the + acceptor at 15 the A at 14 (inside). Both flank bases lie outside the region.
     for start, end in [(2, 3), (12, 16), (0, 18), (5, 13), (7, 7)]:
-        scores = score_region(DenseFake(), codes, start, end, chunk=3)
+        scores = score_region(DenseFake(), codes, start, end, chunk=3, candidates_only=False)
         _assert_scores(scores, expected.slice(start, end))
         assert len(scores) == end - start
 
@@ -181,13 +183,14 @@ def test_dense_scores_match_one_pass_with_pad_flanks():
         minus = torch.softmax(model.forward_dense(torch.from_numpy(rc)[None]), -1)[0, 3:-3]
     minus = minus.numpy()[::-1]
     for chunk in (4, 10, 33, 1000):
-        scores = score_sequence(model, codes, chunk=chunk, batch_size=3)
+        scores = score_sequence(model, codes, chunk=chunk, batch_size=3, candidates_only=False)
         np.testing.assert_allclose(scores.donor[0], plus[:, 0].numpy(), rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(scores.acceptor[0], plus[:, 1].numpy(), rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(scores.donor[1], minus[:, 0], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(scores.acceptor[1], minus[:, 1], rtol=1e-5, atol=1e-7)
-    region = score_region(model, codes, 40, 77, chunk=6)
-    np.testing.assert_allclose(region.donor, score_sequence(model, codes).donor[:, 40:77], 1e-5)
+    region = score_region(model, codes, 40, 77, chunk=6, candidates_only=False)
+    whole = score_sequence(model, codes, candidates_only=False)
+    np.testing.assert_allclose(region.donor, whole.donor[:, 40:77], 1e-5)
 
 
 def test_dense_candidates_only_zeroes_other_positions():
@@ -197,7 +200,7 @@ def test_dense_candidates_only_zeroes_other_positions():
     assert np.all(scores.donor[~donor] == 0) and np.all(scores.acceptor[~acceptor] == 0)
     # The AG at 5-6 is both a candidate and a site of the fake: kept.
     assert scores.acceptor[0, 6] == pytest.approx(0.75)
-    full = score_sequence(DenseFake(), codes)
+    full = score_sequence(DenseFake(), codes, candidates_only=False)
     assert full.donor[0, 0] > 0  # without the mask non-sites keep their (tiny) probability
 
 

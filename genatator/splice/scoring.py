@@ -172,6 +172,7 @@ def _score_dense(
 ) -> SiteScores:
     n = end - start
     half = int(model.context) // 2
+    chunk = min(chunk, n)  # a short region is one short chunk, not a padded 50 kb one
     # batch_size counts windows: pass about as many positions as batch_size windows hold, so one
     # --batch-size bounds memory alike for window and dense models (at least one chunk a pass).
     per_pass = max(1, batch_size * int(model.config.window) // (chunk + 2 * half))
@@ -224,7 +225,7 @@ def score_region(
     batch_size: int = 64,
     device: str | torch.device = "cpu",
     chunk: int = 50_000,
-    candidates_only: bool | None = None,
+    candidates_only: bool = True,
 ) -> SiteScores:
     """Donor and acceptor scores of genomic ``[start, end)`` on both strands.
 
@@ -248,8 +249,10 @@ def score_region(
         chunk: positions per dense chunk (the result does not depend on it).
         candidates_only: score only positions carrying a canonical motif
             (:data:`DONOR_MOTIFS`, :data:`ACCEPTOR_MOTIFS`) and set every other position to 0.
-            ``None`` means True for window models and False for dense models; False for a
-            window model classifies a window at every position and strand (slow).
+            The default for every model: all are trained on windows centred on a motif, so
+            their scores elsewhere are unsupervised (for the fly CNN, donor PR-AUC over held-out
+            genes rose from 0.30 to 0.53 with it). False scores every position (for a window
+            model, a window at every position and strand: slow).
 
     Returns:
         :class:`SiteScores` of ``end - start`` positions (index 0 = ``start``).
@@ -265,8 +268,6 @@ def score_region(
     if batch_size <= 0 or chunk <= 0:
         raise ValueError(f"batch_size and chunk must be positive, got {batch_size} and {chunk}")
     dense = bool(getattr(model, "dense", False))
-    if candidates_only is None:
-        candidates_only = not dense
     if start == end:
         return SiteScores.zeros(0)
     was_training = model.training

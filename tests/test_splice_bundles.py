@@ -1,5 +1,5 @@
-"""The shipped splice-site bundles: they load, their cards exist, and they stay above accuracy floors
-on held-out example slices (genome-scale PR-AUC, the metric that matters for a scan)."""
+"""The shipped splice-site bundles load, carry cards, and stay above accuracy floors on held-out
+example slices (genome-scale PR-AUC, the metric that matters for a scan)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from genatator.splice.models import load_splice_model, parameter_count
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-# name, slice stem, sequence name, floors (donor, acceptor PR-AUC inside genes); measured with
-# `genatator splice evaluate NAME --genome SLICE.fa.gz --annotation SLICE.gtf --regions SEQ:1-500000`:
-# splice-fly 0.591 / 0.799, splice-human 0.310 / 0.483.
+# name, slice stem, sequence name, floors (donor, acceptor PR-AUC inside genes). Measured with
+# `genatator splice evaluate NAME --genome SLICE.fa.gz --annotation SLICE.gtf
+# --regions SEQ:1-500000`: splice-fly 0.591 / 0.799, splice-human 0.310 / 0.483.
 CASES = [
     ("splice-fly", "dmel_chr2R_val_slice", "chr2R_19280001_19780000", 0.45, 0.65),
     ("splice-human", "hg19_chr21_slice", "chr21_34600001_35100000", 0.22, 0.35),

@@ -64,6 +64,21 @@ class ModelOutput:
     loss: torch.Tensor | None = None
 
 
+def write_config_and_weights(
+    directory: str | Path, model_type: str, config: dict, module: nn.Module
+) -> None:
+    """Write ``config.json`` tagged with ``model_type`` and ``model.safetensors``, atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {"model_type": model_type, "genatator_version": __version__, **config}
+    with atomic_output(directory / CONFIG_NAME) as handle:
+        json.dump(payload, handle, indent=2)
+        handle.write("\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
+        handle.write(save(state, metadata={"format": "pt"}))
+
+
 class GenatatorModel(nn.Module):
     """Per-nucleotide 5'UTR / exon / intron / 3'UTR / CDS classifier over long DNA windows.
 
@@ -181,19 +196,7 @@ class GenatatorModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (each atomically)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "model_type": MODEL_TYPE,
-            "genatator_version": __version__,
-            **self.config.to_dict(),
-        }
-        with atomic_output(directory / CONFIG_NAME) as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
-            handle.write(save(state, metadata={"format": "pt"}))
+        write_config_and_weights(directory, MODEL_TYPE, self.config.to_dict(), self)
 
     @classmethod
     def from_pretrained(

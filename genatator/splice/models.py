@@ -16,17 +16,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 from torch import nn
 
-from genatator import __version__
-from genatator._io import atomic_output
 from genatator.errors import ModelError
+from genatator.model.genatator import CONFIG_NAME, WEIGHTS_NAME, write_config_and_weights
 from genatator.splice import windows
 from genatator.splice.mamba import MambaMixer
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 MODEL_TYPE = "genatator-splice"
 ARCHS = ("mamba", "cnn", "bpe")
 NUM_CLASSES = len(windows.CLASS_NAMES)
@@ -155,19 +152,7 @@ class SpliceModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (each atomically)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "model_type": MODEL_TYPE,
-            "genatator_version": __version__,
-            **self.config.to_dict(),
-        }
-        with atomic_output(directory / CONFIG_NAME) as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
-            handle.write(save(state, metadata={"format": "pt"}))
+        write_config_and_weights(directory, MODEL_TYPE, self.config.to_dict(), self)
 
 
 # -- Mamba -----------------------------------------------------------------------------------------

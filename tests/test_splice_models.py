@@ -321,7 +321,9 @@ def test_load_errors_are_model_errors(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "genatator"}))
-    with pytest.raises(ModelError, match="'genatator', not a splice model"):
+    with pytest.raises(
+        ModelError, match="'genatator', not 'genatator-splice' \\(an annotation model"
+    ):
         load_splice_model(other)
     (other / "config.json").write_text("{not json")
     with pytest.raises(ModelError, match="not valid JSON"):

@@ -228,8 +228,22 @@ class GenatatorModel(nn.Module):
         return model.eval()
 
 
-def read_model_config(directory: Path) -> GenatatorConfig:
-    """Read and validate a genatator ``config.json``."""
+def read_tagged_config(
+    directory: Path, model_type: str, hints: dict[str, str] | None = None
+) -> tuple[Path, dict]:
+    """``config.json`` of ``directory``, checked to carry ``model_type``, without its tags.
+
+    Args:
+        directory: the model directory.
+        model_type: the ``model_type`` the file must name.
+        hints: text appended to the error for a given wrong ``model_type``.
+
+    Returns:
+        ``(path of config.json, its fields without model_type and genatator_version)``.
+
+    Raises:
+        ModelError: the file is missing, not JSON, or names another model type.
+    """
     path = directory / CONFIG_NAME
     if not path.is_file():
         raise ModelError(f"{directory}: not a model directory (no {CONFIG_NAME})")
@@ -237,11 +251,23 @@ def read_model_config(directory: Path) -> GenatatorConfig:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    model_type = values.pop("model_type", None)
-    if model_type != MODEL_TYPE:
-        hint = " (a GENA-LM backbone? pass it as --backbone)" if model_type == "bert" else ""
-        raise ModelError(f"{path}: model_type is {model_type!r}, not {MODEL_TYPE!r}{hint}")
-    values.pop("genatator_version", None)
+    found = values.get("model_type") if isinstance(values, dict) else None
+    if found != model_type:
+        hint = (hints or {}).get(found, "")
+        raise ModelError(f"{path}: model_type is {found!r}, not {model_type!r}{hint}")
+    return path, {k: v for k, v in values.items() if k not in ("model_type", "genatator_version")}
+
+
+def read_model_config(directory: Path) -> GenatatorConfig:
+    """Read and validate a genatator ``config.json``."""
+    path, values = read_tagged_config(
+        directory,
+        MODEL_TYPE,
+        {
+            "bert": " (a GENA-LM backbone? pass it as --backbone)",
+            "genatator-splice": " (a splice-site model: pass it as --splice-model)",
+        },
+    )
     try:
         return GenatatorConfig.from_dict(values)
     except (ConfigError, TypeError) as exc:

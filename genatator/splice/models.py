@@ -8,7 +8,6 @@ a sequence of any length (``dense = True``, :meth:`SpliceModel.forward_dense`).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,7 +19,11 @@ from safetensors.torch import load_file
 from torch import nn
 
 from genatator.errors import ModelError
-from genatator.model.genatator import CONFIG_NAME, WEIGHTS_NAME, write_config_and_weights
+from genatator.model.genatator import (
+    WEIGHTS_NAME,
+    read_tagged_config,
+    write_config_and_weights,
+)
 from genatator.splice import windows
 from genatator.splice.mamba import MambaMixer
 
@@ -380,17 +383,11 @@ def read_splice_config(directory: str | Path) -> SpliceModelConfig:
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelError(f"{directory}: no such splice model directory")
-    path = directory / CONFIG_NAME
-    if not path.is_file():
-        raise ModelError(f"{directory}: not a model directory (no {CONFIG_NAME})")
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(values, dict) or values.get("model_type") != MODEL_TYPE:
-        found = values.get("model_type") if isinstance(values, dict) else None
-        raise ModelError(f"{path}: model_type is {found!r}, not a splice model ({MODEL_TYPE!r})")
-    values = {k: v for k, v in values.items() if k not in ("model_type", "genatator_version")}
+    path, values = read_tagged_config(
+        directory,
+        MODEL_TYPE,
+        {"genatator": " (an annotation model; splice models come from `genatator splice train`)"},
+    )
     try:
         return SpliceModelConfig.from_dict(values)
     except ModelError as exc:

@@ -26,6 +26,7 @@ import torch
 
 from genatator.annotation import read_annotation
 from genatator.annotation.models import Annotation
+from genatator.decode.options import DecodeOverrides
 from genatator.evaluation.report import evaluate
 from genatator.genome import read_fasta
 from genatator.inference.predictor import WindowPredictor, predict_tracks
@@ -35,7 +36,7 @@ from genatator.model.directory import load_model_directory
 from genatator.model.settings import InferenceSettings
 from genatator.pipeline import (
     call_transcripts,
-    model_decode_options,
+    model_decoding,
     model_splice_table,
     name_genes,
 )
@@ -90,7 +91,7 @@ def main() -> int:
 
     settings = InferenceSettings.load(model_dir)
     table = model_splice_table(settings)
-    base = model_decode_options(settings, {}, source=str(model_dir))
+    base = model_decoding(settings, model_dir, DecodeOverrides()).threshold
     reference = read_annotation(args.annotation)
     rows = []
     for values in itertools.product(*GRID.values()):
@@ -129,9 +130,7 @@ def main() -> int:
         )
     if args.write:
         best = rows[0][5]
-        InferenceSettings(
-            window=settings.window, splice_table=settings.splice_table, decode=best.to_dict()
-        ).save(model_dir)
+        replace(settings, decode=best.to_dict()).save(model_dir)
         print(f"# wrote the best settings to {model_dir / 'inference.json'}")
     return 0
 

@@ -19,7 +19,8 @@ import click
 from genatator import __version__
 from genatator.bundles import DEFAULT_BUNDLE as DEFAULT_MODEL
 from genatator.cli_splice import splice
-from genatator.errors import ConfigError, GenatatorError, GenatatorWarning
+from genatator.decode.options import DECODERS
+from genatator.errors import GenatatorError, GenatatorWarning
 
 logger = logging.getLogger("genatator")
 
@@ -223,6 +224,86 @@ def models_show(name: str) -> None:
     click.echo(get_bundle(name).card, nl=False)
 
 
+@cli.group("gene-model")
+def gene_model() -> None:
+    """Count the gene model that `annotate --decoder hmm` needs."""
+
+
+@gene_model.command("count")
+@click.option(
+    "--genome", required=True, type=click.Path(exists=True, dir_okay=False), help="FASTA."
+)
+@click.option(
+    "--annotation",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="GFF3/GTF of --genome.",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Model directory to write gene_model.json and codon_model.npz into.",
+)
+@click.option(
+    "--exclude-regions",
+    help="Leave out these regions (e.g. held-out ones): chr:start-end[,...] (1-based).",
+)
+@click.option(
+    "--order",
+    type=click.IntRange(min=0, max=8),
+    help="Markov order of the codon model [default: chosen from the amount of coding DNA].",
+)
+@click.option(
+    "--orf-genome",
+    type=click.Path(exists=True, dir_okay=False),
+    help="More coding DNA for the codon model: a FASTA whose --orf-annotation has exons only.",
+)
+@click.option(
+    "--orf-annotation",
+    type=click.Path(exists=True, dir_okay=False),
+    help="GFF3/GTF of --orf-genome: each spliced transcript's longest ORF (>= 100 codons) "
+    "counts as coding.",
+)
+def gene_model_count(
+    genome: str,
+    annotation: str,
+    model_dir: str,
+    exclude_regions: str | None,
+    order: int | None,
+    orf_genome: str | None,
+    orf_annotation: str | None,
+) -> None:
+    """Count gene-structure parameters and a codon model from GENOME and its ANNOTATION.
+
+    \b
+    genatator gene-model count --genome g.fa --annotation g.gff3 --model RUN/best
+
+    Genes overlapping --exclude-regions are left out, and so are those regions' bases.
+    """
+    from genatator.decode.counting import count_into_model_directory
+    from genatator.regions import parse_regions
+
+    exclude = parse_regions(exclude_regions, option="--exclude-regions") if exclude_regions else []
+    if (orf_genome is None) != (orf_annotation is None):
+        raise click.UsageError("give --orf-genome and --orf-annotation together")
+    counts = count_into_model_directory(
+        model_dir,
+        [(genome, annotation)],
+        exclude=exclude,
+        order=order,
+        orf_sources=[(orf_genome, orf_annotation)] if orf_genome and orf_annotation else [],
+    )
+    logger.info(
+        "%d genes over %d bp counted into %s (codon model of order %d)",
+        counts.genes,
+        counts.genome_length,
+        model_dir,
+        counts.codon_model.order,
+    )
+
+
 # -- training -----------------------------------------------------------------------------------
 
 
@@ -423,9 +504,18 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
     "(genatator train's RUN/best) or a hub id.",
 )
 @click.option("--regions", help="Only these parts, e.g. chr2R:1-500000,chrX:100-9000 (1-based).")
-@click.option("--batch-size", type=int, default=8, help="Sequences per forward pass.")
-@click.option("--window", type=int, help="Nucleotides per window [default: the model's].")
-@click.option("--overlap", type=float, default=0.5, help="Fraction shared by adjacent windows.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=8, help="Sequences per forward pass."
+)
+@click.option(
+    "--window", type=click.IntRange(min=1), help="Nucleotides per window [default: the model's]."
+)
+@click.option(
+    "--overlap",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.5,
+    help="Fraction shared by adjacent windows.",
+)
 @click.option("--no-rc", is_flag=True, help="Skip the reverse-complement pass (about 2x faster).")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @click.option(
@@ -434,12 +524,21 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
     default="auto",
     help="auto: bf16 (or fp16) autocast on GPU, fp32 on CPU.",
 )
-@click.option("--threads", type=int, help="CPU threads for torch [default: torch's].")
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="CPU threads for torch [default: torch's]."
+)
 @click.option(
     "--seed",
     type=int,
     default=0,
     help="Seeds torch's RNG (inference draws no random numbers; output does not depend on it).",
+)
+@click.option(
+    "--decoder",
+    type=click.Choice(DECODERS),
+    help="hmm: the gene-model HMM over the network's tracks, splice sites and codon content; "
+    "threshold: the paper's thresholds [default: the model's setting, else hmm when the model "
+    "has gene-model files (genatator gene-model count), else threshold].",
 )
 @click.option(
     "--cds-mode",
@@ -449,7 +548,7 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
 )
 @click.option(
     "--min-cds-codons",
-    type=int,
+    type=click.IntRange(min=0),
     help="A transcript is mRNA from this CDS length (codons, stop excluded), else lnc_RNA "
     "[default: the model's setting, else 100].",
 )
@@ -460,12 +559,18 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
 @click.option(
     "--splice-model",
     help="Splice-site model (a bundled name such as splice-human, or a `splice train` "
-    "directory): snap boundaries to its best sites, write its scores on exons.",
+    "directory) whose scores go into the decoding [default: the model's, if any].",
+)
+@click.option(
+    "--no-splice-model",
+    is_flag=True,
+    help="Do not use the model's default splice-site model (dinucleotides only).",
 )
 @click.option(
     "--splice-shift",
-    type=int,
-    help="With --splice-model, how far (nt) a splice boundary may move [default: 20].",
+    type=click.IntRange(min=0),
+    help="Threshold decoder with a splice model: how far (nt) a splice boundary may move "
+    "[default: 20].",
 )
 @click.option(
     "--proteins", type=click.Path(dir_okay=False, allow_dash=True), help="Protein FASTA output."
@@ -500,9 +605,9 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
     Progress (Mb done, Mb/s) and logs go to stderr. Outputs are written when the run ends,
     atomically; --resume after a kill keeps the sequences already finished.
     """
+    from genatator.decode.options import DecodeOverrides
     from genatator.pipeline import AnnotateOptions, Outputs, parse_shard
     from genatator.pipeline import annotate as run_annotate
-    from genatator.postprocess import DecodeOptions
     from genatator.regions import parse_regions
     from genatator.tracks import default_track_format
 
@@ -510,25 +615,19 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
     track_format = str(options["track_format"])
     if track_format == "auto":
         track_format = default_track_format()
+    if options["no_splice_model"] and options["splice_model"] is not None:
+        raise click.UsageError("--splice-model and --no-splice-model exclude each other")
+    if options["no_splice_model"] and options["splice_shift"] is not None:
+        raise click.UsageError("--splice-shift needs a splice model, not --no-splice-model")
     # Only what was given overrides the model's own decoding defaults (its inference.json).
-    overrides: dict[str, object] = {}
-    if options["cds_mode"] is not None:
-        overrides["cds_mode"] = str(options["cds_mode"])
-    if options["min_cds_codons"] is not None:
-        overrides["min_cds_codons"] = options["min_cds_codons"]
-    if options["no_lncrna"]:
-        overrides["lncrna"] = False
-    if options["no_splice_filter"]:
-        overrides["splice_filter"] = False
-    if options["splice_shift"] is not None:
-        if options["splice_model"] is None:
-            raise ConfigError("--splice-shift needs --splice-model")
-        overrides["site_shift"] = options["splice_shift"]
-    try:
-        DecodeOptions.from_dict(overrides)
-    except ValueError as exc:
-        message = str(exc).replace("min_cds_codons", "--min-cds-codons")
-        raise ConfigError(message.replace("site_shift", "--splice-shift")) from None
+    overrides = DecodeOverrides(
+        decoder=options["decoder"],  # type: ignore[arg-type]
+        cds_mode=options["cds_mode"],  # type: ignore[arg-type]
+        min_cds_codons=options["min_cds_codons"],  # type: ignore[arg-type]
+        lncrna=False if options["no_lncrna"] else None,
+        splice_filter=False if options["no_splice_filter"] else None,
+        site_shift=options["splice_shift"],  # type: ignore[arg-type]
+    )
     regions = options["regions"]
     settings = AnnotateOptions(
         window=options["window"],  # type: ignore[arg-type]
@@ -539,8 +638,9 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         precision=str(options["precision"]),
         regions=tuple(parse_regions(str(regions))) if regions else None,
         shard=parse_shard(str(options["shard"])) if options["shard"] else (1, 1),
-        decode_overrides=overrides,
+        overrides=overrides,
         splice_model=options["splice_model"],  # type: ignore[arg-type]
+        default_splice_model=not options["no_splice_model"],
         resume=bool(options["resume"]),
         threads=options["threads"],  # type: ignore[arg-type]
         seed=int(options["seed"]),  # type: ignore[call-overload]
@@ -659,6 +759,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=args, prog_name="genatator", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.UsageError as error:
+        # One line, like every other error: the message names the option.
+        click.echo(f"genatator: error: {error.format_message()}", err=True)
+        return 2
     except click.ClickException as error:
         error.show()
         return 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -15,7 +14,6 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,13 +21,18 @@ import torch
 from genatator._io import atomic_output, display_name
 from genatator.annotation.models import CODING_KIND, Gene, Transcript
 from genatator.annotation.write import write_gff3
+from genatator.decode.content import CodonModel
+from genatator.decode.counting import has_gene_model, load_gene_model
+from genatator.decode.hmm import HmmDecoder
+from genatator.decode.options import DecodeOverrides, Decoding, HmmOptions
+from genatator.decode.parameters import GeneModelParameters
+from genatator.decode.segments import SiteScorer, hmm_transcripts
 from genatator.distributed import Distributed, init_distributed
 from genatator.errors import (
     ConfigError,
     GenatatorError,
     GenatatorWarning,
     InputError,
-    ModelError,
 )
 from genatator.genome import read_fasta
 from genatator.inference import (
@@ -42,7 +45,7 @@ from genatator.inference import (
 from genatator.model.checkpoints import resolve_model_dir
 from genatator.model.directory import load_model_directory
 from genatator.model.settings import SETTINGS_FILE, InferenceSettings
-from genatator.postprocess import DecodeOptions, SpliceTable, decode_region, gene_regions
+from genatator.postprocess import SpliceTable, ThresholdOptions, decode_region, gene_regions
 from genatator.postprocess.cds import coding_sequence, protein
 from genatator.regions import Region
 from genatator.splice.models import SpliceModel, load_splice_model
@@ -60,8 +63,6 @@ MAX_GENE_LENGTH = 3_000_000
 PARTIAL_SUFFIX = ".genatator-partial"
 _RUN_FILE = "run.json"
 _FASTA_WIDTH = 60
-#: ``(lo, hi) -> (donor, acceptor)``: a splice-site model's ``(2, hi - lo)`` scores of a stretch.
-SiteScorer = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,14 @@ class AnnotateOptions:
         block_size: nucleotides of probability track post-processed at a time.
         regions: only these parts of the genome (``None``: every sequence).
         shard: ``(i, n)``: only sequences whose 0-based index is ``i - 1`` modulo ``n``.
-        decode: post-processing options (``None``: the model's defaults from its
-            ``inference.json``, else :class:`DecodeOptions`' defaults).
-        decode_overrides: options applied on top of the model's defaults when ``decode`` is
-            ``None`` (what the command line gave).
-        splice_model: a splice-site model (bundle name or directory) whose scores refine exon
-            boundaries and are written as attributes (``None``: dinucleotides only).
+        overrides: decoding options given on the command line, applied on top of the model's
+            defaults (its ``inference.json``) when ``decoding`` is ``None``.
+        decoding: the decoder and its options, fully explicit (``None``: the model's defaults
+            with ``overrides``); for tests and benchmarks.
+        splice_model: a splice-site model (bundle name or directory) whose scores go into the
+            decoding (``None``: the model's default splice model, if any).
+        default_splice_model: use the model's default splice model when ``splice_model`` is
+            ``None`` (False: ``--no-splice-model``, dinucleotides only).
         resume: keep sequences finished by an earlier run of the same command.
         threads: CPU threads for torch (``None``: torch's default).
         seed: seeds torch's RNG; inference draws no random numbers, so the output does not
@@ -99,9 +102,10 @@ class AnnotateOptions:
     block_size: int = 1_000_000
     regions: tuple[Region, ...] | None = None
     shard: tuple[int, int] = (1, 1)
-    decode: DecodeOptions | None = None
-    decode_overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: DecodeOverrides = field(default_factory=DecodeOverrides)
+    decoding: Decoding | None = None
     splice_model: str | None = None
+    default_splice_model: bool = True
     resume: bool = False
     threads: int | None = None
     seed: int = 0
@@ -219,12 +223,16 @@ def _annotate(
         raise ConfigError("--tracks cannot be written under torchrun; run on one process")
 
     directory = resolve_model_dir(model_source)
-    model, tokenizer = load_model_directory(directory)
     settings = InferenceSettings.load(directory)
-    splice_table = model_splice_table(settings)
-    decode = options.decode or model_decode_options(
-        settings, options.decode_overrides, source=str(directory / SETTINGS_FILE)
-    )
+    # Settings and options first: a bad one fails before anything heavy is loaded.
+    decoding = options.decoding or model_decoding(settings, directory, options.overrides)
+    site_directory = model_splice_model(settings, directory, options)
+    if site_directory is None and options.overrides.site_shift is not None:
+        raise ConfigError("--splice-shift needs --splice-model")
+    model, tokenizer = load_model_directory(directory)
+    parts = load_decoder_parts(directory, settings=settings, gene_model=decoding.decoder == "hmm")
+    splice_table = parts.splice_table
+    hmm_decoder = parts.hmm_decoder(decoding.hmm) if decoding.decoder == "hmm" else None
     device_spec = options.device
     if world.enabled and device_spec in ("auto", "cuda") and torch.cuda.is_available():
         device_spec = f"cuda:{world.local_rank}"
@@ -237,15 +245,15 @@ def _annotate(
         precision=options.precision,
     )
     site_model = None
-    if options.splice_model is not None:
-        site_directory = resolve_model_dir(options.splice_model)
+    if site_directory is not None:
         site_model = load_splice_model(site_directory, device=predictor.device)
     partial = _Partial(outputs.gff3, world)
     fingerprint = {
         "genome": _file_identity(genome),
         "model": _model_identity(directory),
-        "splice_model": None if site_model is None else _model_identity(site_directory),
+        "splice_model": None if site_directory is None else _model_identity(site_directory),
         "options": options.fingerprint(),
+        "decoding": asdict(decoding),
         "outputs": [bool(outputs.proteins), bool(outputs.cds_fasta)],
     }
     partial.start(fingerprint, resume=options.resume)
@@ -311,17 +319,26 @@ def _annotate(
                 )
                 if tracks is not None:
                     blocks = _teed(blocks, tracks, record.name, start)
-                transcripts.extend(
-                    call_transcripts(
+                if hmm_decoder is not None:
+                    found = hmm_transcripts(
                         blocks,
                         record.sequence,
                         seqid=record.name,
                         offset=start,
-                        options=decode,
+                        decoder=hmm_decoder,
+                        site_scorer=site_scorer,
+                    )
+                else:
+                    found = call_transcripts(
+                        blocks,
+                        record.sequence,
+                        seqid=record.name,
+                        offset=start,
+                        options=decoding.threshold,
                         splice_table=splice_table,
                         site_scorer=site_scorer,
                     )
-                )
+                transcripts.extend(found)
             if tracks is not None:
                 tracks.end_sequence(record.name, record.length)
             genes = name_genes(record.name, transcripts)
@@ -363,7 +380,7 @@ def call_transcripts(
     *,
     seqid: str,
     offset: int,
-    options: DecodeOptions,
+    options: ThresholdOptions,
     splice_table: SpliceTable,
     max_gene_length: int = MAX_GENE_LENGTH,
     site_scorer: SiteScorer | None = None,
@@ -443,23 +460,108 @@ def name_genes(seqid: str, transcripts: list[Transcript]) -> list[Gene]:
     return genes
 
 
-def model_decode_options(
-    settings: InferenceSettings, overrides: dict[str, Any], *, source: str
-) -> DecodeOptions:
-    """A model's decoding defaults (its ``inference.json``) with ``overrides`` on top.
+@dataclass(frozen=True)
+class DecoderParts:
+    """What a model directory gives the decoders besides the network.
+
+    Attributes:
+        directory: the model directory.
+        settings: its ``inference.json``.
+        splice_table: its legal splice sites (else the canonical motifs).
+        parameters: its gene-model parameters (``None``: no gene-model files, or not loaded).
+        codon_model: its codon model (``None`` likewise).
+    """
+
+    directory: Path
+    settings: InferenceSettings
+    splice_table: SpliceTable
+    parameters: GeneModelParameters | None = None
+    codon_model: CodonModel | None = None
+
+    def default_decoding(self, overrides: DecodeOverrides | None = None) -> Decoding:
+        """The model's decoder and options (:func:`model_decoding`)."""
+        return model_decoding(self.settings, self.directory, overrides or DecodeOverrides())
+
+    def hmm_decoder(self, options: HmmOptions) -> HmmDecoder:
+        """The gene-model decoder with ``options``.
+
+        Raises:
+            ConfigError: the directory has no gene-model files.
+        """
+        if self.parameters is None or self.codon_model is None:
+            raise ConfigError(
+                f"{self.directory}: the hmm decoder needs gene_model.json and codon_model.npz; "
+                f"add them with `genatator gene-model count --genome G --annotation A "
+                f"--model {self.directory}`, or use --decoder threshold"
+            )
+        return HmmDecoder(self.parameters, self.splice_table, options, self.codon_model)
+
+
+def load_decoder_parts(
+    directory: str | Path,
+    *,
+    settings: InferenceSettings | None = None,
+    gene_model: bool | None = None,
+) -> DecoderParts:
+    """A model directory's settings, splice table and (when present) gene model.
+
+    Args:
+        directory: the model directory.
+        settings: its settings, when already loaded.
+        gene_model: load the gene-model files (``None``: when present; True: they must be).
 
     Raises:
-        ModelError: the model's ``decode`` entry names an unknown option or a bad value.
-        ConfigError: an override is bad.
+        ModelError: a malformed settings or gene-model file.
     """
-    try:
-        base = DecodeOptions.from_dict(settings.decode or {})
-    except (ValueError, TypeError) as exc:
-        raise ModelError(f"{source}: bad decode settings ({exc})") from None
-    try:
-        return dataclasses.replace(base, **overrides)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(str(exc)) from None
+    directory = Path(directory)
+    settings = settings if settings is not None else InferenceSettings.load(directory)
+    parameters = codon_model = None
+    if gene_model or (gene_model is None and has_gene_model(directory)):
+        parameters, codon_model = load_gene_model(directory)
+    return DecoderParts(directory, settings, model_splice_table(settings), parameters, codon_model)
+
+
+def model_decoding(
+    settings: InferenceSettings, directory: Path, overrides: DecodeOverrides
+) -> Decoding:
+    """A model's decoder and decoding defaults (its ``inference.json``) with ``overrides`` on top.
+
+    The decoder is ``overrides.decoder``, else the model's, else ``hmm`` when the model
+    directory has gene-model files (``genatator gene-model count``), else ``threshold``.
+
+    Raises:
+        ModelError: the model's ``decode``, ``hmm`` or ``decoder`` entry is bad, or its default
+            decoder is hmm but the gene-model files are missing.
+        ConfigError: ``--decoder hmm`` without the gene-model files, or a bad override.
+    """
+    return Decoding.resolve(
+        decode=settings.decode,
+        hmm=settings.hmm,
+        decoder=settings.decoder,
+        overrides=overrides,
+        gene_model=has_gene_model(directory),
+        source=str(directory / SETTINGS_FILE),
+        directory=str(directory),
+    )
+
+
+def model_splice_model(
+    settings: InferenceSettings, directory: Path, options: AnnotateOptions
+) -> Path | None:
+    """The splice-site model directory ``annotate`` uses: ``options.splice_model``, else the
+    model's default (unless ``options.default_splice_model`` is False), else none.
+
+    A relative path in the model's settings is read from the model directory first.
+
+    Raises:
+        ModelError: the splice model cannot be found.
+    """
+    if options.splice_model is not None:
+        return resolve_model_dir(options.splice_model)
+    if not options.default_splice_model or settings.splice_model is None:
+        return None
+    beside = directory / settings.splice_model
+    return beside if beside.is_dir() else resolve_model_dir(settings.splice_model)
 
 
 def model_splice_table(settings: InferenceSettings) -> SpliceTable:

@@ -22,7 +22,7 @@ from genatator.genome import reverse_complement
 from genatator.inference import TrackBlock
 from genatator.labels import CDS, EXON, FIVE_PRIME_UTR, INTRON, THREE_PRIME_UTR
 from genatator.pipeline import PARTIAL_SUFFIX, call_transcripts
-from genatator.postprocess import DecodeOptions, SpliceTable
+from genatator.postprocess import SpliceTable, ThresholdOptions
 
 LENGTHS = {"chrA": 14_000, "chrB": 2_500, "chrC": 9_000}
 FAST = ["--window", "2000", "--batch-size", "4", "--threads", "1"]
@@ -314,7 +314,7 @@ def planted_track(length: int, seed: int) -> tuple[np.ndarray, str]:
 @pytest.mark.parametrize("block_size", [137, 1000, 4096, 10_000])
 def test_streamed_transcripts_do_not_depend_on_the_block_size(block_size):
     track, sequence = planted_track(8000, seed=5)
-    options = DecodeOptions(cds_mode="orf", min_cds_codons=1)
+    options = ThresholdOptions(cds_mode="orf", min_cds_codons=1)
     blocks = [
         TrackBlock(start, track[start : start + block_size])
         for start in range(0, len(track), block_size)

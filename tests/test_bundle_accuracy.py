@@ -14,9 +14,10 @@ import pytest
 from helpers import run_cli
 
 from genatator.bundles import DEFAULT_BUNDLE, bundles, get_bundle
+from genatator.decode.options import DecodeOverrides
 from genatator.model.directory import load_model_directory
 from genatator.model.settings import InferenceSettings
-from genatator.pipeline import model_decode_options
+from genatator.pipeline import model_decoding
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -25,14 +26,21 @@ CASES = {
     "fly": (
         "dmel_chr2R_val_slice.fa.gz",
         "dmel_chr2R_val_slice.gtf",
-        # measured: nucleotide exon F1 0.364, intron-chain gene recall 3/80
-        {"nucleotide_exon_f1": 0.30, "gene_intron_chain_found": 2},
+        # measured with the default HMM decoder: exon F1 0.447, CDS F1 0.753, nucleotide exon
+        # F1 0.653, intron-chain gene recall 17/80 (threshold decoder: 0.364 and 3/80)
+        {
+            "exon_f1": 0.40,
+            "cds_f1": 0.68,
+            "nucleotide_exon_f1": 0.58,
+            "gene_intron_chain_found": 13,
+        },
     ),
     "human": (
         "hg19_chr21_slice.fa.gz",
         "hg19_chr21_slice.gtf",
-        # measured: nucleotide exon F1 0.071 (4 transcripts)
-        {"nucleotide_exon_f1": 0.05, "gene_intron_chain_found": 0},
+        # measured with the default HMM decoder: exon F1 0.330, CDS F1 0.351, nucleotide exon
+        # F1 0.369, 6 transcripts (threshold decoder: nucleotide exon F1 0.071)
+        {"exon_f1": 0.26, "cds_f1": 0.28, "nucleotide_exon_f1": 0.30, "gene_intron_chain_found": 0},
     ),
 }
 
@@ -51,7 +59,7 @@ def test_bundle_loads_with_its_settings_and_card(name):
     settings = InferenceSettings.load(bundle.path)
     assert settings.window is not None and 2_000 < settings.window < 3_000
     assert settings.splice_table is not None
-    model_decode_options(settings, {}, source=name)  # valid decoding defaults
+    model_decoding(settings, bundle.path, DecodeOverrides())  # valid decoding defaults
     assert bundle.summary.startswith("Experimental")
     assert "AUGUSTUS" in bundle.card
     size = sum(f.stat().st_size for f in bundle.path.iterdir())
@@ -71,6 +79,8 @@ def test_bundle_keeps_its_accuracy_on_a_held_out_slice(name, capsys, tmp_path):
     report = json.loads(out)
     nucleotide = report["nucleotide"]["exon"]["all"]
     assert nucleotide["f1"] >= floors["nucleotide_exon_f1"]
+    assert report["exon"]["all"]["f1"] >= floors["exon_f1"]
+    assert report["cds"]["coding"]["f1"] >= floors["cds_f1"]
     found = report["gene"]["intron_chain"]["recall"]["all"]["found"]
     assert found >= floors["gene_intron_chain_found"]
     assert report["counts"]["prediction"]["transcripts"] > 0

@@ -13,21 +13,22 @@ from helpers import assert_one_line_error, run_cli
 import genatator.bundles
 import genatator.pipeline
 from genatator.bundles import DEFAULT_BUNDLE
-from genatator.errors import ModelError
+from genatator.decode.options import DecodeOverrides, Decoding, HmmOptions, HmmWeights
+from genatator.errors import ConfigError, ModelError
 from genatator.model.settings import SETTINGS_FILE, InferenceSettings
-from genatator.pipeline import model_decode_options
+from genatator.pipeline import model_decoding
 from genatator.postprocess.assembly import (
-    DecodeOptions,
+    ThresholdOptions,
     exon_intron_structure,
     smooth,
 )
 from genatator.postprocess.splice import SpliceTable, snap_splice_sites
 
-# --- DecodeOptions dict form -------------------------------------------------------------------
+# --- ThresholdOptions dict form -------------------------------------------------------------------
 
 
 def test_decode_options_round_trip_through_a_dict():
-    options = DecodeOptions(
+    options = ThresholdOptions(
         genic_threshold=0.4,
         max_region_gap=7,
         exon_smoothing=5,
@@ -38,30 +39,30 @@ def test_decode_options_round_trip_through_a_dict():
     )
     values = options.to_dict()
     assert values["splice_snap"] == 12
-    assert DecodeOptions.from_dict(values) == options
+    assert ThresholdOptions.from_dict(values) == options
     # JSON-ready: survives a trip through json as well.
-    assert DecodeOptions.from_dict(json.loads(json.dumps(values))) == options
-    assert DecodeOptions.from_dict({}) == DecodeOptions()
-    assert DecodeOptions.from_dict({"lncrna": False}) == DecodeOptions(lncrna=False)
+    assert ThresholdOptions.from_dict(json.loads(json.dumps(values))) == options
+    assert ThresholdOptions.from_dict({}) == ThresholdOptions()
+    assert ThresholdOptions.from_dict({"lncrna": False}) == ThresholdOptions(lncrna=False)
 
 
 def test_decode_options_from_dict_names_unknown_keys():
     with pytest.raises(ValueError, match="nope"):
-        DecodeOptions.from_dict({"nope": 1})
+        ThresholdOptions.from_dict({"nope": 1})
     with pytest.raises(ValueError, match="nope"):
-        DecodeOptions.from_dict({"min_cds_codons": 3, "nope": 1})
+        ThresholdOptions.from_dict({"min_cds_codons": 3, "nope": 1})
 
 
 @pytest.mark.parametrize("name", ["exon_smoothing", "splice_snap"])
 def test_new_options_default_to_off_and_reject_negatives(name):
-    assert getattr(DecodeOptions(), name) == 0
-    assert getattr(DecodeOptions(**{name: 3}), name) == 3
+    assert getattr(ThresholdOptions(), name) == 0
+    assert getattr(ThresholdOptions(**{name: 3}), name) == 3
     with pytest.raises(ValueError, match=name):
-        DecodeOptions(**{name: -1})
+        ThresholdOptions(**{name: -1})
     with pytest.raises(ValueError, match=name):
-        DecodeOptions.from_dict({name: -5})
+        ThresholdOptions.from_dict({name: -5})
     with pytest.raises(ValueError, match=name):
-        DecodeOptions(**{name: 2.5})
+        ThresholdOptions(**{name: 2.5})
 
 
 # --- smooth ------------------------------------------------------------------------------------
@@ -102,11 +103,11 @@ def exon_track() -> np.ndarray:
 
 def test_exon_smoothing_bridges_a_one_base_dip_but_keeps_real_introns():
     probabilities = exon_track()
-    raw = exon_intron_structure(probabilities, DecodeOptions(min_intron_length=1))
+    raw = exon_intron_structure(probabilities, ThresholdOptions(min_intron_length=1))
     assert raw == [(0, 15), (16, 30), (50, 80)]
     # Width 5 averages [i-2, i+3): at 15, (4 * 0.8 - 0.6) / 5 > 0; at the real intron's edges
     # 3 of 5 bases decide, so the edges stay at 30 and 50.
-    options = DecodeOptions(min_intron_length=1, exon_smoothing=5)
+    options = ThresholdOptions(min_intron_length=1, exon_smoothing=5)
     assert exon_intron_structure(probabilities, options) == [(0, 30), (50, 80)]
 
 
@@ -210,13 +211,15 @@ def test_inference_settings_carry_decoding_defaults(tmp_path):
     settings.save(tmp_path)
     loaded = InferenceSettings.load(tmp_path)
     assert loaded == settings
-    options = model_decode_options(loaded, {}, source="m")
-    assert options == DecodeOptions(min_cds_codons=30, splice_snap=10)
+    decoding = model_decoding(loaded, tmp_path, DecodeOverrides())
+    assert decoding.decoder == "threshold"  # no gene-model files
+    options = decoding.threshold
+    assert options == ThresholdOptions(min_cds_codons=30, splice_snap=10)
     assert options.lncrna is True  # untouched options keep their defaults
-    assert model_decode_options(loaded, {"min_cds_codons": 5}, source="m") == DecodeOptions(
-        min_cds_codons=5, splice_snap=10
-    )
-    assert model_decode_options(InferenceSettings(), {}, source="m") == DecodeOptions()
+    overridden = model_decoding(loaded, tmp_path, DecodeOverrides(min_cds_codons=5))
+    assert overridden.threshold == ThresholdOptions(min_cds_codons=5, splice_snap=10)
+    empty = model_decoding(InferenceSettings(), tmp_path, DecodeOverrides())
+    assert empty.threshold == ThresholdOptions()
     # Without decode the file has no decode entry and loads back as None.
     InferenceSettings(window=7).save(tmp_path)
     assert "decode" not in json.loads((tmp_path / SETTINGS_FILE).read_text())
@@ -234,10 +237,127 @@ def test_inference_settings_reject_a_decode_entry_that_is_not_an_object(tmp_path
 @pytest.mark.parametrize(
     ("decode", "fragment"), [({"nope": 1}, "nope"), ({"splice_snap": -1}, "splice_snap")]
 )
-def test_model_decode_options_reject_bad_entries(decode, fragment):
-    settings = InferenceSettings(window=2000, decode=decode)
+def test_model_decoding_rejects_bad_entries(decode, fragment):
     with pytest.raises(ModelError, match=f"m/inference.json: bad decode settings.*{fragment}"):
-        model_decode_options(settings, {}, source="m/inference.json")
+        Decoding.resolve(
+            decode=decode,
+            hmm=None,
+            decoder=None,
+            overrides=DecodeOverrides(),
+            gene_model=False,
+            source="m/inference.json",
+        )
+
+
+# --- DecodeOverrides and Decoding ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "flag"),
+    [
+        ({"decoder": "viterbi"}, "--decoder"),
+        ({"cds_mode": "longest"}, "--cds-mode"),
+        ({"min_cds_codons": -1}, "--min-cds-codons"),
+        ({"min_cds_codons": 2.5}, "--min-cds-codons"),
+        ({"site_shift": -3}, "--splice-shift"),
+        ({"lncrna": "no"}, "--no-lncrna"),
+        ({"splice_filter": 0}, "--no-splice-filter"),
+    ],
+)
+def test_decode_overrides_name_the_flag_of_a_bad_value(values, flag):
+    with pytest.raises(ConfigError, match=f"^{flag}[ :]"):
+        DecodeOverrides(**values)
+    assert set(DecodeOverrides.FLAG) == {f.name for f in dataclasses.fields(DecodeOverrides)}
+
+
+def _resolve(overrides=None, *, gene_model=False, **settings):
+    overrides = overrides or DecodeOverrides()
+    values = {"decode": None, "hmm": None, "decoder": None, **settings}
+    return Decoding.resolve(
+        **values, overrides=overrides, gene_model=gene_model, source="m/inference.json",
+        directory="m",
+    )  # fmt: skip
+
+
+def test_the_decoder_defaults_to_hmm_only_with_gene_model_files():
+    assert _resolve().decoder == "threshold"
+    assert _resolve(gene_model=True).decoder == "hmm"
+    assert _resolve(gene_model=True, decoder="threshold").decoder == "threshold"
+    chosen = _resolve(DecodeOverrides(decoder="threshold"), gene_model=True, decoder="hmm")
+    assert chosen.decoder == "threshold"
+    assert _resolve(DecodeOverrides(decoder="hmm"), gene_model=True).decoder == "hmm"
+
+
+def test_the_hmm_decoder_without_gene_model_files_says_how_to_add_them():
+    with pytest.raises(ConfigError, match=r"gene-model count.*--decoder threshold"):
+        _resolve(DecodeOverrides(decoder="hmm"))
+    with pytest.raises(ModelError, match=r"gene-model count.*--decoder threshold"):
+        _resolve(decoder="hmm")
+
+
+def test_decoding_takes_the_models_hmm_options_and_overrides_on_top():
+    decoding = _resolve(
+        DecodeOverrides(lncrna=False, min_cds_codons=7, site_shift=3),
+        gene_model=True,
+        hmm={"anchor_length": 500, "weights": {"gene": 0.5}},
+        decode={"splice_snap": 4},
+    )
+    assert decoding.hmm == HmmOptions(anchor_length=500, weights=HmmWeights(gene=0.5), lncrna=False)
+    assert decoding.threshold == ThresholdOptions(
+        splice_snap=4, lncrna=False, min_cds_codons=7, site_shift=3
+    )
+    assert HmmOptions.from_dict(decoding.hmm.to_dict()) == decoding.hmm
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        ({"hmm": {"nope": 1}}, "bad hmm settings.*nope"),
+        ({"hmm": {"weights": {"gene": -1.0}}}, "bad hmm settings.*gene"),
+        ({"decoder": "viterbi"}, "bad decoder setting 'viterbi'"),
+    ],
+)
+def test_decoding_rejects_bad_model_entries(settings, fragment):
+    with pytest.raises(ModelError, match=f"m/inference.json: {fragment}"):
+        _resolve(**settings)
+
+
+def test_inference_settings_carry_hmm_decoder_and_splice_model(tmp_path):
+    settings = InferenceSettings(
+        window=2000, hmm=HmmOptions().to_dict(), decoder="hmm", splice_model="splice-fly"
+    )
+    settings.save(tmp_path)
+    assert InferenceSettings.load(tmp_path) == settings
+    # An older file without them loads, and they stay out of a file that does not set them.
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"format": 1, "window": 5}))
+    assert InferenceSettings.load(tmp_path) == InferenceSettings(window=5)
+    InferenceSettings(window=5).save(tmp_path)
+    assert set(json.loads((tmp_path / SETTINGS_FILE).read_text())) == {
+        "format",
+        "window",
+        "splice_table",
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ({"hmm": [1]}, "hmm must be an object"),
+        ({"decoder": "viterbi"}, "decoder must be one of"),
+        ({"splice_model": 3}, "splice_model must be"),
+    ],
+)
+def test_inference_settings_reject_bad_hmm_entries(tmp_path, entry, fragment):
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"format": 1, "window": 5, **entry}))
+    with pytest.raises(ModelError, match=fragment):
+        InferenceSettings.load(tmp_path)
+
+
+def test_settings_and_options_agree_on_the_decoders():
+    from genatator.decode.options import DECODERS
+    from genatator.model import settings as settings_module
+
+    assert settings_module._DECODERS == DECODERS
 
 
 # --- the CLI: the default bundle and the model's decoding defaults ------------------------------
@@ -265,8 +385,8 @@ def fasta(tmp_path):
 
 @pytest.fixture
 def recorded_options(monkeypatch):
-    """Every DecodeOptions the pipeline hands to call_transcripts."""
-    seen: list[DecodeOptions] = []
+    """Every ThresholdOptions the pipeline hands to call_transcripts."""
+    seen: list[ThresholdOptions] = []
     original = genatator.pipeline.call_transcripts
 
     def recording(*args, **kwargs):
@@ -294,19 +414,19 @@ def test_annotate_takes_decoding_defaults_from_the_model(
 
     code, _, err = run_cli(capsys, "annotate", fasta, "-q")
     assert code == 0, err
-    assert recorded_options and recorded_options[-1] == DecodeOptions(lncrna=False)
+    assert recorded_options and recorded_options[-1] == ThresholdOptions(lncrna=False)
 
     recorded_options.clear()
     code, _, err = run_cli(capsys, "annotate", fasta, "-q", "--min-cds-codons", "7")
     assert code == 0, err
-    assert recorded_options[-1] == DecodeOptions(lncrna=False, min_cds_codons=7)
+    assert recorded_options[-1] == ThresholdOptions(lncrna=False, min_cds_codons=7)
 
 
 def test_annotate_rejects_a_negative_min_cds_codons(capsys, human_bundle, fasta):
     code, out, err = run_cli(capsys, "annotate", fasta, "-q", "--min-cds-codons", "-1")
     assert code == 2
     assert out == ""
-    assert_one_line_error(err, "--min-cds-codons must be an integer >= 0, got -1")
+    assert_one_line_error(err, "--min-cds-codons", "-1")
 
 
 def test_annotate_reports_a_model_with_bad_decode_settings(capsys, human_bundle, fasta):

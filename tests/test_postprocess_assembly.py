@@ -7,7 +7,7 @@ import pytest
 
 from genatator.labels import EXON, INTRON
 from genatator.postprocess import (
-    DecodeOptions,
+    ThresholdOptions,
     exon_intron_structure,
     gene_regions,
     introns_between,
@@ -28,7 +28,7 @@ def track(pattern: str) -> np.ndarray:
 
 
 def test_options_defaults():
-    options = DecodeOptions()
+    options = ThresholdOptions()
     assert (options.genic_threshold, options.max_region_gap, options.min_transcript_length) == (
         0.5,
         20,
@@ -63,7 +63,7 @@ def test_options_defaults():
 )
 def test_options_are_validated(field, value, match):
     with pytest.raises(ValueError, match=match):
-        DecodeOptions(**{field: value})
+        ThresholdOptions(**{field: value})
 
 
 def test_runs_exact():
@@ -76,18 +76,18 @@ def test_runs_exact():
 def test_gene_regions_join_gaps_shorter_than_max_region_gap():
     #          0123456789012345678901234
     pattern = "..EEE..III...EE....IE=...."
-    options = DecodeOptions(max_region_gap=3)
+    options = ThresholdOptions(max_region_gap=3)
     # Gap of 2 joins, gap of 3 does not; intron-only and 0.5-exactly bases are genic.
     assert gene_regions(track(pattern), options) == [(2, 10), (13, 15), (19, 22)]
-    assert gene_regions(track(pattern), DecodeOptions(max_region_gap=4)) == [(2, 15), (19, 22)]
-    assert gene_regions(track(pattern), DecodeOptions(max_region_gap=0)) == [
+    assert gene_regions(track(pattern), ThresholdOptions(max_region_gap=4)) == [(2, 15), (19, 22)]
+    assert gene_regions(track(pattern), ThresholdOptions(max_region_gap=0)) == [
         (2, 5),
         (7, 10),
         (13, 15),
         (19, 22),
     ]
     # Above 0.5 the '=' base is no longer genic.
-    above = DecodeOptions(genic_threshold=0.6, max_region_gap=3)
+    above = ThresholdOptions(genic_threshold=0.6, max_region_gap=3)
     assert gene_regions(track(pattern), above) == [(2, 10), (13, 15), (19, 21)]
     # The default gap of 20 joins all three.
     assert gene_regions(track(pattern)) == [(2, 22)]
@@ -101,11 +101,11 @@ def test_gene_regions_empty_and_bad_shape():
 
 
 def test_structure_trims_intron_only_ends_and_ties_are_intronic():
-    assert exon_intron_structure(track("IIIEEEEEIIII"), DecodeOptions(min_exon_length=1)) == [
+    assert exon_intron_structure(track("IIIEEEEEIIII"), ThresholdOptions(min_exon_length=1)) == [
         (3, 8)
     ]
     # p_exon == p_intron is not exon.
-    assert exon_intron_structure(track("EEEE==EEEE"), DecodeOptions(min_intron_length=1)) == [
+    assert exon_intron_structure(track("EEEE==EEEE"), ThresholdOptions(min_intron_length=1)) == [
         (0, 4),
         (6, 10),
     ]
@@ -116,17 +116,19 @@ def test_short_intron_is_filled():
     #        0         1         2
     #        0123456789012345678901234
     probs = track("EEEEEIIEEEEEIIIIIIIEEEEE")
-    assert exon_intron_structure(probs, DecodeOptions(min_intron_length=3, min_exon_length=1)) == [
+    assert exon_intron_structure(
+        probs, ThresholdOptions(min_intron_length=3, min_exon_length=1)
+    ) == [
         (0, 12),
         (19, 24),
     ]
-    assert exon_intron_structure(probs, DecodeOptions(min_intron_length=8, min_exon_length=1)) == [
-        (0, 24)
-    ]
+    assert exon_intron_structure(
+        probs, ThresholdOptions(min_intron_length=8, min_exon_length=1)
+    ) == [(0, 24)]
 
 
 def test_short_exons_are_removed_internal_and_terminal():
-    options = DecodeOptions(min_intron_length=3, min_exon_length=4)
+    options = ThresholdOptions(min_intron_length=3, min_exon_length=4)
     # Internal 2-nt exon: its introns merge into one.
     assert exon_intron_structure(track("EEEEEEIIIIIEEIIIIIEEEEEE"), options) == [(0, 6), (18, 24)]
     # Terminal 2-nt exons: the transcript is trimmed to the next exon on either side.
@@ -140,7 +142,7 @@ def test_filling_comes_before_removing():
     # Two 3-nt exons split by a 1-nt dip: filled first they make one 7-nt exon that is kept;
     # removing first would have dropped both.
     probs = track("IIEEEIEEEIIIIIIIIIIIEEEEEEII")
-    options = DecodeOptions(min_intron_length=2, min_exon_length=4)
+    options = ThresholdOptions(min_intron_length=2, min_exon_length=4)
     assert exon_intron_structure(probs, options) == [(2, 9), (20, 26)]
 
 

@@ -15,7 +15,7 @@ from genatator.genome import IndexedFasta
 from genatator.inference import TrackBlock
 from genatator.labels import label_track
 from genatator.pipeline import call_transcripts
-from genatator.postprocess import DecodeOptions, SpliceTable
+from genatator.postprocess import SpliceTable, ThresholdOptions
 
 FLANK = 200
 
@@ -54,7 +54,7 @@ def test_strand_exons_and_cds_come_back_from_label_tracks_of_real_transcripts(fl
     tested = [t for t in tested if t.exon_length >= 200 and min(b - a for a, b in t.exons) >= 4]
     tested = [t for t in tested if all(b - a >= 20 for a, b in t.introns)][:400]
     rng = np.random.default_rng(0)
-    options = DecodeOptions(min_cds_codons=30)
+    options = ThresholdOptions(min_cds_codons=30)
 
     coding_with_utrs = [t for t in tested if t.five_prime_utrs and t.three_prime_utrs]
     strand_right = exons_right = cds_right = 0
@@ -72,7 +72,7 @@ def test_strand_exons_and_cds_come_back_from_label_tracks_of_real_transcripts(fl
 
     # Non-coding multi-exon transcripts have no UTR signal: their strand comes from splice motifs.
     noncoding = [t for t in tested if not t.cds and len(t.exons) > 1]
-    options = DecodeOptions(min_cds_codons=10_000)  # keep them non-coding
+    options = ThresholdOptions(min_cds_codons=10_000)  # keep them non-coding
     right = sum(decode(t, sequence, rng, table, options).strand == t.strand for t in noncoding)
     assert len(noncoding) >= 20
     assert right >= 0.95 * len(noncoding), (right, len(noncoding))

@@ -9,7 +9,7 @@ from genatator.annotation.models import Gene
 from genatator.annotation.write import write_gff3
 from genatator.genome import reverse_complement
 from genatator.labels import EXON, INTRON
-from genatator.postprocess import DecodeOptions, SpliceTable, decode_region, filter_splice_sites
+from genatator.postprocess import SpliceTable, ThresholdOptions, decode_region, filter_splice_sites
 from genatator.postprocess.site_scores import (
     SiteTrack,
     admissible_edge,
@@ -132,7 +132,7 @@ def test_decode_region_with_site_scores_moves_boundaries_and_writes_attributes(t
     donor, acceptor = np.zeros((2, 300)), np.zeros((2, 300))
     donor[0, 106], donor[0, 100] = 0.95, 0.2
     acceptor[0, 143], acceptor[0, 149] = 0.9, 0.1
-    options = DecodeOptions(min_cds_codons=1000, strand_flank=10)
+    options = ThresholdOptions(min_cds_codons=1000, strand_flank=10)
     plain = decode_region(probabilities, sequence, seqid="c", options=options)
     assert plain is not None and plain.exons == [(0, 100), (150, 300)]
     refined = decode_region(
@@ -154,6 +154,6 @@ def test_decode_region_with_site_scores_moves_boundaries_and_writes_attributes(t
 @pytest.mark.parametrize("name", ["rare_site_score", "confident_site_score"])
 def test_score_options_are_checked(name):
     with pytest.raises(ValueError, match=name):
-        DecodeOptions(**{name: 1.5})
+        ThresholdOptions(**{name: 1.5})
     with pytest.raises(ValueError, match="site_shift"):
-        DecodeOptions(site_shift=-1)
+        ThresholdOptions(site_shift=-1)

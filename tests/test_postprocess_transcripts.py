@@ -16,8 +16,8 @@ from genatator.annotation.write import write_gff3
 from genatator.genome import reverse_complement
 from genatator.labels import CDS, EXON, FIVE_PRIME_UTR, INTRON, THREE_PRIME_UTR, label_track
 from genatator.postprocess import (
-    DecodeOptions,
     SpliceTable,
+    ThresholdOptions,
     call_strand,
     decode_region,
     exon_intron_structure,
@@ -213,7 +213,7 @@ def test_known_transcripts_get_the_right_strand_from_utrs():
 @pytest.mark.parametrize("cds_mode", ["model", "orf"])
 def test_coding_gene_decodes_exactly(strand, cds_mode, tmp_path, gt_binary):
     planted = plant(1, strand=strand)
-    options = DecodeOptions(cds_mode=cds_mode)
+    options = ThresholdOptions(cds_mode=cds_mode)
     t = decode_region(
         planted.probabilities, planted.sequence, seqid="chr2", offset=10_000, options=options
     )
@@ -248,14 +248,14 @@ def test_coding_gene_needs_min_cds_codons():
         planted.probabilities,
         planted.sequence,
         seqid="c",
-        options=DecodeOptions(min_cds_codons=120),
+        options=ThresholdOptions(min_cds_codons=120),
     )
     assert exact is not None and exact.kind == "mRNA"
     short = decode_region(
         planted.probabilities,
         planted.sequence,
         seqid="c",
-        options=DecodeOptions(min_cds_codons=121),
+        options=ThresholdOptions(min_cds_codons=121),
     )
     assert short is not None and (short.kind, short.cds) == ("lnc_RNA", [])
     assert "cds_confidence" not in short.attributes
@@ -263,7 +263,7 @@ def test_coding_gene_needs_min_cds_codons():
         planted.probabilities,
         planted.sequence,
         seqid="c",
-        options=DecodeOptions(min_cds_codons=121, lncrna=False),
+        options=ThresholdOptions(min_cds_codons=121, lncrna=False),
     )
     assert dropped is None
 
@@ -280,7 +280,7 @@ def test_lncrna_strand_comes_from_splice_motifs(strand, tmp_path, gt_binary):
     gff = validate_gff3(t, tmp_path, gt_binary)
     assert "\tncRNA_gene\t" in gff and "\tlnc_RNA\t" in gff
     dropped = decode_region(
-        planted.probabilities, planted.sequence, seqid="c", options=DecodeOptions(lncrna=False)
+        planted.probabilities, planted.sequence, seqid="c", options=ThresholdOptions(lncrna=False)
     )
     assert dropped is None
 
@@ -312,7 +312,7 @@ def test_exon_with_illegal_flanks_is_removed(strand):
         planted.probabilities,
         planted.sequence,
         seqid="c",
-        options=DecodeOptions(splice_filter=False),
+        options=ThresholdOptions(splice_filter=False),
     )
     assert unfiltered is not None and unfiltered.exons == expected
     # A table that allows TT acceptors keeps the exon.
@@ -330,13 +330,13 @@ def test_short_artefacts_are_removed():
     probabilities[dip, EXON], probabilities[dip, INTRON] = 0.1, 0.9
     blip = slice(intron_start + 50, intron_start + 52)
     probabilities[blip, EXON], probabilities[blip, INTRON] = 0.9, 0.1
-    assert len(exon_intron_structure(probabilities, DecodeOptions(min_exon_length=1))) == 4
+    assert len(exon_intron_structure(probabilities, ThresholdOptions(min_exon_length=1))) == 4
     t = decode_region(probabilities, planted.sequence, seqid="c")
     assert t is not None
     assert t.exons == planted.expected.exons and t.cds == planted.expected.cds
     # Stricter thresholds: the dip is an intron and the blip an exon, kept (then the splice
     # filter removes the blip, whose flanks are random).
-    loose = DecodeOptions(min_intron_length=5, min_exon_length=2, splice_filter=False)
+    loose = ThresholdOptions(min_intron_length=5, min_exon_length=2, splice_filter=False)
     t = decode_region(probabilities, planted.sequence, seqid="c", options=loose)
     assert t is not None and len(t.exons) == 5
 
@@ -346,7 +346,7 @@ def test_confidence_numbers_exact():
     probabilities[0:10, EXON], probabilities[0:10, INTRON] = 0.75, 0.25
     probabilities[10:30, EXON], probabilities[10:30, INTRON] = 0.125, 0.5
     probabilities[30:40, EXON], probabilities[30:40, INTRON] = 0.625, 0.125
-    options = DecodeOptions(min_transcript_length=20, splice_filter=False)
+    options = ThresholdOptions(min_transcript_length=20, splice_filter=False)
     t = decode_region(probabilities, "C" * 40, seqid="s", offset=500, options=options)
     assert t == Transcript(
         id="",
@@ -364,7 +364,7 @@ def test_confidence_numbers_exact():
         exon_scores=[0.75, 0.625],
     )
     # 20 exonic bases: under a minimum of 21 the transcript is dropped.
-    options = DecodeOptions(min_transcript_length=21, splice_filter=False)
+    options = ThresholdOptions(min_transcript_length=21, splice_filter=False)
     assert decode_region(probabilities, "C" * 40, seqid="s", options=options) is None
 
 

@@ -150,9 +150,11 @@ def test_annotate_with_splice_model(workspace, trained, tmp_path, capsys, gt_bin
     _, fasta, _, _ = workspace
     _, model = trained
     out = tmp_path / "genes.gff3"
-    # The fly bundle (unlike a random model) calls multi-exon transcripts here.
+    # The fly bundle (unlike a random model) calls multi-exon transcripts here; the threshold
+    # decoder snaps their boundaries to the splice model's sites and writes its scores.
     code, _, err = run_cli(capsys, "annotate", fasta, "-m", "fly", "--splice-model", model,
-                           "--threads", 1, "--min-cds-codons", 10, "-o", out)  # fmt: skip
+                           "--decoder", "threshold", "--threads", 1, "--min-cds-codons", 10,
+                           "-o", out)  # fmt: skip
     assert code == 0, err
     assert_valid_gff3(gt_binary, out)
     spliced = [t for g in read_annotation(out).genes for t in g.transcripts if len(t.exons) > 1]

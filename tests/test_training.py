@@ -136,8 +136,22 @@ def test_train_writes_metrics_checkpoints_and_a_loadable_best_model(tmp_path, ca
     settings = json.loads((run / "best" / "inference.json").read_text())
     assert settings["window"] == 600
     assert sum(settings["splice_table"]["donor"].values()) > 0
+    # The HMM decoder's gene model, counted from the training genes outside the held-out region.
+    from genatator.annotation import read_annotation
+    from genatator.decode.counting import has_gene_model, load_gene_model
 
-    # The best model annotates with its training window and splice-site table.
+    assert has_gene_model(run / "best")
+    parameters, _ = load_gene_model(run / "best")
+    held_out = (12_000, 16_000)
+    genes = read_annotation(genome[1]).genes
+    outside = [
+        g for g in genes
+        if g.seqid != "chrA" or g.end <= held_out[0] or held_out[1] <= g.start
+    ]  # fmt: skip
+    assert parameters.genes == len(outside) < len(genes)
+
+    # The best model annotates with its training window and splice-site table (and, having
+    # gene-model files, the hmm decoder).
     out = tmp_path / "genes.gff3"
     code = main(["annotate", str(genome[0]), "-m", str(run / "best"), "-o", str(out)])
     err = capsys.readouterr().err

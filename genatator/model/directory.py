@@ -6,6 +6,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -133,11 +134,13 @@ def write_model_directory(
     *,
     replace: bool = False,
     settings: InferenceSettings | None = None,
+    extra: Callable[[Path], object] | None = None,
 ) -> Path:
     """Write config, weights, tokenizer, model card (and settings) as one directory, all or nothing.
 
     The directory is assembled beside ``target`` and renamed into place, so a failure (or a
-    kill) leaves either the old directory or the new one, never a mixture.
+    kill) leaves either the old directory or the new one, never a mixture. ``extra(staging)``
+    may add more files to the directory before it is renamed into place.
 
     Raises:
         ConfigError: ``target`` exists, is not empty and ``replace`` is false.
@@ -153,6 +156,8 @@ def write_model_directory(
         (staging / "README.md").write_text(card, encoding="utf-8")
         if settings is not None:
             settings.save(staging)
+        if extra is not None:
+            extra(staging)
         if target.exists():
             # Move the old one aside first: os.replace cannot replace a non-empty directory.
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))

@@ -11,6 +11,8 @@ from genatator.errors import ModelError
 
 SETTINGS_FILE = "inference.json"
 SETTINGS_FORMAT = 1
+#: The decoders ``annotate --decoder`` knows (``genatator.decode.options.DECODERS``).
+_DECODERS = ("hmm", "threshold")
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,22 @@ class InferenceSettings:
             :meth:`genatator.postprocess.splice.SpliceTable.to_dict` writes them (``None``: the
             annotator falls back to the canonical splice motifs).
         decode: post-processing defaults chosen for this model on held-out data, as
-            ``DecodeOptions.to_dict`` writes them (``None``: the defaults). The pipeline checks
+            ``ThresholdOptions.to_dict`` writes them (``None``: the defaults). The pipeline checks
             the keys and values when it builds the options; the command line overrides them.
+        hmm: the gene-model decoder's defaults for this model, as ``HmmOptions.to_dict`` writes
+            them (``None``: the defaults); checked like ``decode``.
+        decoder: the model's default decoder, ``"hmm"`` or ``"threshold"`` (``None``: hmm when
+            the directory has gene-model files, else threshold).
+        splice_model: the splice-site model ``annotate`` uses by default: a bundle name, or a
+            directory (a relative path is read from the model directory); ``None``: none.
     """
 
     window: int | None = None
     splice_table: dict[str, Any] | None = None
     decode: dict[str, Any] | None = None
+    hmm: dict[str, Any] | None = None
+    decoder: str | None = None
+    splice_model: str | None = None
 
     def save(self, directory: str | Path) -> None:
         values = {
@@ -38,8 +49,10 @@ class InferenceSettings:
             "window": self.window,
             "splice_table": self.splice_table,
         }
-        if self.decode is not None:
-            values["decode"] = self.decode
+        # Optional entries are written only when set, so older genatators read the file.
+        for name in ("decode", "hmm", "decoder", "splice_model"):
+            if getattr(self, name) is not None:
+                values[name] = getattr(self, name)
         path = Path(directory) / SETTINGS_FILE
         path.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -66,6 +79,22 @@ class InferenceSettings:
             decode = values.get("decode")
             if decode is not None and not isinstance(decode, dict):
                 raise ValueError("decode must be an object")
+            hmm = values.get("hmm")
+            if hmm is not None and not isinstance(hmm, dict):
+                raise ValueError("hmm must be an object")
+            decoder = values.get("decoder")
+            if decoder is not None and decoder not in _DECODERS:
+                raise ValueError(f"decoder must be one of {', '.join(_DECODERS)}, not {decoder!r}")
+            splice_model = values.get("splice_model")
+            if splice_model is not None and (not isinstance(splice_model, str) or not splice_model):
+                raise ValueError(f"splice_model must be a non-empty string, not {splice_model!r}")
         except (ValueError, AttributeError, TypeError) as exc:  # JSONDecodeError: a ValueError
             raise ModelError(f"{path}: not valid annotation settings ({exc})") from None
-        return cls(window=window, splice_table=table, decode=decode)
+        return cls(
+            window=window,
+            splice_table=table,
+            decode=decode,
+            hmm=hmm,
+            decoder=decoder,
+            splice_model=splice_model,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from genatator.postprocess.assembly import (
     CDS_MODES,
-    DecodeOptions,
+    ThresholdOptions,
     check_probabilities,
     exon_intron_structure,
     gene_regions,
@@ -30,8 +30,8 @@ __all__ = [
     "CDS_MODES",
     "MIN_UTR_SCORE",
     "SPLICE_TABLE_FORMAT",
-    "DecodeOptions",
     "SpliceTable",
+    "ThresholdOptions",
     "call_strand",
     "check_probabilities",
     "coding_sequence",

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from itertools import pairwise
-from numbers import Real
 
 import numpy as np
 
 from genatator.annotation.models import Span
+from genatator.decode.options import CDS_MODES, ThresholdOptions
 from genatator.labels import CLASSES, EXON, INTRON
 
 __all__ = [
     "CDS_MODES",
-    "DecodeOptions",
+    "ThresholdOptions",
     "check_probabilities",
     "exon_intron_structure",
     "gene_regions",
@@ -21,110 +20,6 @@ __all__ = [
     "runs",
     "spliced_length",
 ]
-
-#: How the CDS is chosen: from the model's CDS channel, or the longest ORF (the paper's heuristic).
-CDS_MODES = ("model", "orf")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class DecodeOptions:
-    """Every post-processing knob, with the defaults used by ``genatator annotate``.
-
-    Attributes:
-        genic_threshold: a base is genic when ``max(p_exon, p_intron)`` reaches this value.
-        max_region_gap: genic runs separated by fewer non-genic bases than this are one region.
-        exon_smoothing: ``p_exon - p_intron`` is averaged over this many bases (0 or 1: off)
-            before exons are called.
-        min_transcript_length: transcripts with fewer exonic bases are dropped.
-        min_exon_length: shorter exons are removed as artefacts (after short introns are filled).
-        min_intron_length: shorter introns are filled, merging the exons around them.
-        strand_flank: bases at each transcript end whose UTR probabilities give the strand score.
-        splice_filter: drop or move exon boundaries whose splice-site dinucleotides are illegal.
-        max_boundary_shift: how far (nt) a terminal exon's splice boundary may move to a legal site.
-        splice_snap: before the filter, move every splice boundary up to this many nt to the
-            legal site that best fits the exon/intron probabilities (0: off, the paper's
-            behaviour). Fuzzy boundaries of a weak model then survive the filter.
-        site_shift: with a splice-site model (``annotate --splice-model``), how far (nt) each
-            splice boundary may move to the best-scoring admissible site.
-        rare_site_score: with a splice-site model, the score a site with a rare motif (a donor
-            other than GT, an acceptor other than AG) needs before a boundary may sit on it.
-        confident_site_score: with a splice-site model, an internal exon whose two splice
-            sites both score at least this much is kept even when its dinucleotides are not in
-            the model's table; below it the dinucleotide filter decides.
-        cds_mode: ``"model"`` (the ORF agreeing with the model's CDS channel) or ``"orf"``
-            (the longest complete ORF).
-        min_cds_codons: a transcript is coding (mRNA) only when its CDS has at least this many
-            codons, the stop codon not counted; otherwise it is an lncRNA without CDS.
-        lncrna: report non-coding transcripts (as ``lnc_RNA``); False drops them.
-    """
-
-    genic_threshold: float = 0.5
-    max_region_gap: int = 20
-    exon_smoothing: int = 0
-    min_transcript_length: int = 50
-    min_exon_length: int = 4
-    min_intron_length: int = 20
-    strand_flank: int = 50
-    splice_filter: bool = True
-    max_boundary_shift: int = 20
-    splice_snap: int = 0
-    site_shift: int = 20
-    rare_site_score: float = 0.5
-    confident_site_score: float = 0.9
-    cds_mode: str = "model"
-    min_cds_codons: int = 100
-    lncrna: bool = True
-
-    def __post_init__(self) -> None:
-        if isinstance(self.genic_threshold, bool) or not isinstance(self.genic_threshold, Real):
-            raise ValueError(f"genic_threshold must be a number, got {self.genic_threshold!r}")
-        if not 0.0 < self.genic_threshold <= 1.0:
-            raise ValueError(f"genic_threshold must be in (0, 1], got {self.genic_threshold}")
-        minimums = {
-            "max_region_gap": 0,
-            "exon_smoothing": 0,
-            "min_transcript_length": 1,
-            "min_exon_length": 1,
-            "min_intron_length": 1,
-            "strand_flank": 1,
-            "max_boundary_shift": 0,
-            "splice_snap": 0,
-            "site_shift": 0,
-            "min_cds_codons": 0,
-        }
-        for name, minimum in minimums.items():
-            value = getattr(self, name)
-            if not _is_int(value) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        for name in ("rare_site_score", "confident_site_score"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-        for name in ("splice_filter", "lncrna"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.cds_mode not in CDS_MODES:
-            raise ValueError(f"cds_mode must be one of {CDS_MODES}, got {self.cds_mode!r}")
-
-    def to_dict(self) -> dict:
-        """The options as a JSON-ready dict (a model's ``inference.json`` ``decode`` entry)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> DecodeOptions:
-        """Options from :meth:`to_dict`'s output; keys left out keep their defaults.
-
-        Raises:
-            ValueError: an unknown key or a bad value.
-        """
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown decoding option(s): {', '.join(unknown)}")
-        return cls(**values)
 
 
 def check_probabilities(probabilities: np.ndarray) -> np.ndarray:
@@ -184,7 +79,7 @@ def _as_spans(array: np.ndarray) -> list[Span]:
     return [(int(start), int(end)) for start, end in array.tolist()]
 
 
-def gene_regions(probabilities: np.ndarray, options: DecodeOptions | None = None) -> list[Span]:
+def gene_regions(probabilities: np.ndarray, options: ThresholdOptions | None = None) -> list[Span]:
     """Regions that may hold a gene: genic runs joined across short gaps.
 
     A base is genic when ``max(p_exon, p_intron) >= options.genic_threshold``; genic runs with
@@ -197,14 +92,14 @@ def gene_regions(probabilities: np.ndarray, options: DecodeOptions | None = None
     Returns:
         Sorted, disjoint ``[start, end)`` spans relative to the array.
     """
-    options = options or DecodeOptions()
+    options = options or ThresholdOptions()
     probabilities = check_probabilities(probabilities)
     genic = np.maximum(probabilities[:, EXON], probabilities[:, INTRON]) >= options.genic_threshold
     return _as_spans(_join_close(runs(genic), options.max_region_gap))
 
 
 def exon_intron_structure(
-    probabilities: np.ndarray, options: DecodeOptions | None = None
+    probabilities: np.ndarray, options: ThresholdOptions | None = None
 ) -> list[Span]:
     """Exons of the transcript in one region, after removing short artefacts.
 
@@ -225,7 +120,7 @@ def exon_intron_structure(
     Returns:
         Sorted exon spans relative to the region; empty when no exon survives.
     """
-    options = options or DecodeOptions()
+    options = options or ThresholdOptions()
     probabilities = check_probabilities(probabilities)
     exonic = smooth(probabilities[:, EXON] - probabilities[:, INTRON], options.exon_smoothing) > 0
     exons = _join_close(runs(exonic), options.min_intron_length)

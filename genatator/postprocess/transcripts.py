@@ -7,7 +7,7 @@ import numpy as np
 from genatator.annotation.models import CODING_KIND, LNC_KIND, Span, Transcript
 from genatator.labels import CDS, EXON, INTRON
 from genatator.postprocess.assembly import (
-    DecodeOptions,
+    ThresholdOptions,
     check_probabilities,
     exon_intron_structure,
     introns_between,
@@ -48,7 +48,7 @@ def decode_region(
     *,
     seqid: str,
     offset: int = 0,
-    options: DecodeOptions | None = None,
+    options: ThresholdOptions | None = None,
     splice_table: SpliceTable | None = None,
     site_scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Transcript | None:
@@ -91,7 +91,7 @@ def decode_region(
     Raises:
         ValueError: probabilities and sequence differ in length or have a bad shape.
     """
-    options = options or DecodeOptions()
+    options = options or ThresholdOptions()
     probabilities = check_probabilities(probabilities)
     if len(sequence) != len(probabilities):
         raise ValueError(

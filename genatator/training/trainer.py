@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from genatator import __version__
 from genatator._io import atomic_output
+from genatator.decode.counting import GeneModelCounts, count_gene_model, write_gene_model
 from genatator.distributed import Distributed, init_distributed
 from genatator.errors import ConfigError, GenatatorError
 from genatator.labels import CDS, CLASSES, EXON
@@ -96,6 +97,7 @@ class _Trainer:
     def __init__(self, run_dir: Path, world: Distributed) -> None:
         self.run_dir = run_dir
         self.world = world
+        self._gene_model_counts: GeneModelCounts | None = None
         if not world.is_main:
             logging.getLogger("genatator").setLevel(logging.WARNING)
 
@@ -163,6 +165,22 @@ class _Trainer:
             val_sources=config.val_sources,
             val_regions=regions,
         )
+
+    def _gene_model(self) -> GeneModelCounts:
+        """The HMM decoder's gene model, counted once from the training sources minus the
+        validation regions (written with every best model)."""
+        if self._gene_model_counts is None:
+            config = self.config
+            regions = (
+                parse_regions(config.val_regions, option="--val-regions")
+                if config.val_regions
+                else []
+            )
+            self._gene_model_counts = count_gene_model(
+                [(source.genome, source.annotation) for source in config.sources],
+                exclude=regions,
+            )
+        return self._gene_model_counts
 
     def _write_initial_model(self, init: Path) -> None:
         config = self.config
@@ -350,6 +368,7 @@ class _Trainer:
                                 window=config.window,
                                 splice_table=self.data.splice_table.to_dict(),
                             ),
+                            extra=partial(write_gene_model, counts=self._gene_model()),
                         )
                 if stopping or step % config.save_every == 0 or step == config.max_steps:
                     rng = world.gather(_rng_state(device))

@@ -1,0 +1,1 @@
+"""Gene-structure decoding: per-nucleotide evidence to transcripts (HMM and threshold)."""

@@ -24,7 +24,12 @@ from genatator.annotation.write import write_gff3
 from genatator.decode.content import CodonModel
 from genatator.decode.counting import has_gene_model, load_gene_model
 from genatator.decode.hmm import HmmDecoder
-from genatator.decode.options import DecodeOverrides, Decoding, HmmOptions
+from genatator.decode.options import (
+    DecodeOverrides,
+    Decoding,
+    HmmOptions,
+    missing_gene_model,
+)
 from genatator.decode.parameters import GeneModelParameters
 from genatator.decode.segments import SiteScorer, hmm_transcripts
 from genatator.distributed import Distributed, init_distributed
@@ -489,11 +494,7 @@ class DecoderParts:
             ConfigError: the directory has no gene-model files.
         """
         if self.parameters is None or self.codon_model is None:
-            raise ConfigError(
-                f"{self.directory}: the hmm decoder needs gene_model.json and codon_model.npz; "
-                f"add them with `genatator gene-model count --genome G --annotation A "
-                f"--model {self.directory}`, or use --decoder threshold"
-            )
+            raise ConfigError(missing_gene_model(str(self.directory)))
         return HmmDecoder(self.parameters, self.splice_table, options, self.codon_model)
 
 

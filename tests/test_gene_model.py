@@ -90,6 +90,46 @@ def test_excluded_regions_leave_out_their_genes_and_bases():
         count_gene_model(sources, exclude=parse_regions(f"{SEQID}:1-150001"))
 
 
+def test_orf_stand_ins_are_complete_orfs_that_mostly_are_the_annotated_cds(tmp_path):
+    from genatator.annotation import save_gff3
+    from genatator.decode.content import coding_sequences_from_transcripts
+    from genatator.decode.counting import MIN_ORF_CODONS, _orf_stand_ins
+    from genatator.genome import read_fasta
+
+    annotation = read_annotation(ANNOTATION)
+    (record,) = read_fasta(str(GENOME))
+    annotated = set(
+        coding_sequences_from_transcripts(
+            [g.representative() for g in annotation.genes if len(g.representative().exons) > 1],
+            record.sequence,
+        )
+    )
+    for gene in annotation.genes:  # an exon-only copy, like GENCODE canonical transcripts
+        for transcript in gene.transcripts:
+            transcript.cds = []
+    exon_only = tmp_path / "exons.gff3"
+    save_gff3(annotation, str(exon_only))
+
+    found = _orf_stand_ins(str(GENOME), str(exon_only), {})
+    assert len(found) >= 10
+    for cds in found:
+        assert len(cds) % 3 == 0 and len(cds) >= 3 * (MIN_ORF_CODONS + 1)
+        codons = [cds[i : i + 3] for i in range(0, len(cds), 3)]
+        assert codons[0] == "ATG" and codons[-1] in ("TAA", "TAG", "TGA")
+        assert not {"TAA", "TAG", "TGA"} & set(codons[:-1])
+    assert sum(cds in annotated for cds in found) >= 0.8 * len(found)
+    # An excluded region takes its transcripts' ORFs away.
+    everything = parse_regions(f"{SEQID}:1-150000")
+    assert _orf_stand_ins(str(GENOME), str(exon_only), {SEQID: everything}) == []
+
+
+def test_orf_options_go_together(capsys, counted_model):
+    arguments = ["--genome", GENOME, "--annotation", ANNOTATION, "--model", counted_model]
+    code, _, err = run_cli(capsys, "gene-model", "count", *arguments, "--orf-genome", GENOME)
+    assert code == 2
+    assert_one_line_error(err, "--orf-annotation")
+
+
 def test_gene_model_count_errors_are_one_line(capsys, tmp_path, tiny_random_model):
     base = ["gene-model", "count", "--genome", GENOME, "--annotation", ANNOTATION]
     not_a_model = tmp_path / "empty"
@@ -160,7 +200,7 @@ def test_the_hmm_finds_genes_from_codon_content_alone(
                            "--device", "cpu", "-q", "--proteins", tmp_path / "p.faa")  # fmt: skip
     assert code == 0, err
     text = output.read_text()
-    assert "\tmRNA\t" in text and "\tCDS\t" in text and "exon_probability_min=" in text
+    assert "\tmRNA\t" in text and "\tCDS\t" in text and "cds_probability=" in text
     assert_valid_gff3(gt_binary, output)
     assert (tmp_path / "p.faa").read_text().startswith(">")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from genatator._io import display_name
 from genatator.annotation import read_annotation
-from genatator.annotation.models import Gene, Span, Transcript
+from genatator.annotation.models import Gene, Span, Transcript, merge_spans
 from genatator.decode.content import (
     CodonModel,
     background_sequences_from_transcripts,
@@ -180,23 +180,16 @@ def _genes_by_sequence(annotation: str) -> dict[str, list[Gene]]:
 
 def _excluded_spans(regions: list[Region], seqid: str, length: int) -> list[Span]:
     """Sorted, merged ``[start, end)`` of the excluded regions of one sequence."""
-    merged: list[list[int]] = []
-    for region in sorted(regions):
+    for region in regions:
         if region.end > length:
             raise ConfigError(
                 f"--exclude-regions: {region} lies past the end of {seqid} ({length} bp)"
             )
-        if merged and region.start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], region.end)
-        else:
-            merged.append([region.start, region.end])
-    return [(start, end) for start, end in merged]
+    return merge_spans((region.start, region.end) for region in regions)
 
 
 def _outside(gene: Gene, spans: list[Span]) -> bool:
-    start = min(t.start for t in gene.transcripts)
-    end = max(t.end for t in gene.transcripts)
-    return all(end <= lo or hi <= start for lo, hi in spans)
+    return all(gene.end <= lo or hi <= gene.start for lo, hi in spans)
 
 
 def _kept_parts(spans: list[Span], length: int) -> list[Span]:

@@ -13,14 +13,10 @@ from genatator.decode.kernel import Evidence, backward, forward, viterbi
 from genatator.decode.options import HmmOptions
 from genatator.decode.parameters import GeneModelParameters
 from genatator.decode.topology import CODING, INTERGENIC, INTRON, GeneModel, build_gene_model
+from genatator.postprocess.assembly import runs
 from genatator.postprocess.splice import SpliceTable
 
 __all__ = ["HmmDecoder", "SegmentInputs"]
-
-
-def _runs(mask: np.ndarray) -> np.ndarray:
-    padded = np.concatenate(([0], mask.astype(np.int8), [0]))
-    return np.flatnonzero(np.diff(padded)).reshape(-1, 2)
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ class HmmDecoder:
         states = viterbi(self.model.edges, evidence, 0, 0).states
         if len(states) and states[0] < 0:  # no legal path (cannot happen: IG may always stay)
             return []
-        genes = _runs(states > 0)
+        genes = runs(states > 0)
         transcripts = []
         for index, (a, b) in enumerate(genes):
             transcript = self._transcript(states, a, b, seqid, inputs.lo)
@@ -110,8 +106,8 @@ class HmmDecoder:
     ) -> Transcript | None:
         path = states[a:b]
         strand = "+" if self._plus[path[0]] else "-"
-        exons = _spans(_runs(self._exonic[path]), int(a) + offset)
-        cds = _spans(_runs(self._coding[path]), int(a) + offset)
+        exons = _spans(runs(self._exonic[path]), int(a) + offset)
+        cds = _spans(runs(self._coding[path]), int(a) + offset)
         if not cds:
             length = sum(end - start for start, end in exons)
             options = self.options
@@ -141,7 +137,7 @@ class HmmDecoder:
     ) -> None:
         """Posterior probabilities of the transcript, its exons and its CDS, from
         forward–backward over ``[lo, hi)`` (intergenic at both ends, as decoded)."""
-        window = Evidence(evidence.emissions[:, lo:hi], evidence.conditions[:, lo:hi])
+        window = evidence.window(lo, hi)
         path = states[lo:hi]
         scorer = _PosteriorScorer(self.model, window, path)
         offset = transcript.exons[0][0] - (a - lo)  # genome coordinate of window position 0
@@ -150,13 +146,10 @@ class HmmDecoder:
             scorer.segment(start - offset, end - offset, self._exonic)
             for start, end in transcript.exons
         ]
-        attributes = {}
         if transcript.cds:
             inside = self._coding | self._coding_intron
             start, end = transcript.cds[0][0] - offset, transcript.cds[-1][1] - offset
-            attributes["cds_probability"] = f"{scorer.segment(start, end, inside):.4g}"
-        attributes["exon_probability_min"] = f"{min(transcript.exon_scores):.4g}"
-        transcript.attributes.update(attributes)
+            transcript.attributes["cds_probability"] = f"{scorer.segment(start, end, inside):.4g}"
 
 
 def _spans(runs: np.ndarray, offset: int) -> list[Span]:
@@ -175,7 +168,7 @@ class _PosteriorScorer:
         self.alpha, self.log_scale = forward(model.edges, evidence, 0)
         self.beta = backward(model.edges, evidence, 0, self.log_scale)
         self.log_end = np.log(self.alpha[-1, 0])
-        self.prefix = evidence.prefix_sums()
+        self.prefix = evidence.prefix
         self.cumulative = np.cumsum(self._increments())
 
     def _increments(self) -> np.ndarray:

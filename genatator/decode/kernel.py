@@ -16,6 +16,7 @@ in sequence; the loops are compiled with numba.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -99,11 +100,26 @@ class Evidence:
     def __len__(self) -> int:
         return int(self.emissions.shape[1])
 
-    def prefix_sums(self) -> np.ndarray:
-        """float64 ``(K, n + 1)`` cumulative emissions, for delayed edges."""
+    @cached_property
+    def prefix(self) -> np.ndarray:
+        """float64 ``(K, n + 1)`` cumulative emissions, for delayed edges (computed once)."""
         out = np.zeros((self.emissions.shape[0], len(self) + 1))
         np.cumsum(self.emissions, axis=1, dtype=np.float64, out=out[:, 1:])
         return out
+
+    @cached_property
+    def linear(self) -> tuple[np.ndarray, np.ndarray]:
+        """exp of the conditions and emissions (computed once): one-base edges then cost
+        three multiplications in the forward and backward passes instead of an exp."""
+        with np.errstate(over="ignore"):
+            return (
+                np.exp(self.conditions.astype(np.float64)),
+                np.exp(self.emissions.astype(np.float64)),
+            )
+
+    def window(self, lo: int, hi: int) -> Evidence:
+        """The evidence of positions ``[lo, hi)``."""
+        return Evidence(self.emissions[:, lo:hi], self.conditions[:, lo:hi])
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,7 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
         edges.incoming,
         evidence.emissions,
         evidence.conditions,
-        evidence.prefix_sums(),
+        evidence.prefix,
         start_state,
         end_state,
         states,
@@ -160,8 +176,9 @@ def forward(edges: EdgeList, evidence: Evidence, start_state: int) -> tuple[np.n
             edges.incoming,
             evidence.emissions,
             evidence.conditions,
-            evidence.prefix_sums(),
-            *_linear(edges, evidence),
+            evidence.prefix,
+            np.exp(edges.weight),
+            *evidence.linear,
             start_state,
             alpha,
             log_scale,
@@ -197,24 +214,14 @@ def backward(
             outgoing,
             evidence.emissions,
             evidence.conditions,
-            evidence.prefix_sums(),
-            *_linear(edges, evidence),
+            evidence.prefix,
+            np.exp(edges.weight),
+            *evidence.linear,
             end_state,
             log_scale,
             beta,
         )
     return beta
-
-
-def _linear(edges: EdgeList, evidence: Evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """exp of the edge weights, conditions and emissions: one-base edges then cost three
-    multiplications in the forward and backward passes instead of an exp."""
-    with np.errstate(over="ignore"):
-        return (
-            np.exp(edges.weight),
-            np.exp(evidence.conditions.astype(np.float64)),
-            np.exp(evidence.emissions.astype(np.float64)),
-        )
 
 
 @numba.njit(cache=True, nogil=True)

@@ -18,6 +18,7 @@ __all__ = [
     "HmmOptions",
     "HmmWeights",
     "ThresholdOptions",
+    "missing_gene_model",
 ]
 
 #: How the threshold decoder chooses the CDS: from the model's CDS channel, or the longest ORF.
@@ -28,6 +29,19 @@ DECODERS = ("hmm", "threshold")
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_integers(owner: object, minimums: dict[str, int]) -> None:
+    for name, minimum in minimums.items():
+        value = getattr(owner, name)
+        if not _is_int(value) or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_flags(owner: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if not isinstance(getattr(owner, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(owner, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,7 @@ class ThresholdOptions:
             raise ValueError(f"genic_threshold must be a number, got {self.genic_threshold!r}")
         if not 0.0 < self.genic_threshold <= 1.0:
             raise ValueError(f"genic_threshold must be in (0, 1], got {self.genic_threshold}")
-        minimums = {
+        _check_integers(self, {
             "max_region_gap": 0,
             "exon_smoothing": 0,
             "min_transcript_length": 1,
@@ -95,18 +109,12 @@ class ThresholdOptions:
             "splice_snap": 0,
             "site_shift": 0,
             "min_cds_codons": 0,
-        }
-        for name, minimum in minimums.items():
-            value = getattr(self, name)
-            if not _is_int(value) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        })  # fmt: skip
         for name in ("rare_site_score", "confident_site_score"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-        for name in ("splice_filter", "lncrna"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_flags(self, ("splice_filter", "lncrna"))
         if self.cds_mode not in CDS_MODES:
             raise ValueError(f"cds_mode must be one of {CDS_MODES}, got {self.cds_mode!r}")
 
@@ -202,20 +210,15 @@ class HmmOptions:
     lncrna: bool = True
 
     def __post_init__(self) -> None:
-        for name, minimum in (
-            ("anchor_length", 1),
-            ("max_segment", 1_000),
-            ("posterior_flank", 0),
-            ("min_lncrna_length", 1),
-            ("min_lncrna_exons", 1),
-        ):
-            value = getattr(self, name)
-            if not _is_int(value) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        _check_integers(self, {
+            "anchor_length": 1,
+            "max_segment": 1_000,
+            "posterior_flank": 0,
+            "min_lncrna_length": 1,
+            "min_lncrna_exons": 1,
+        })  # fmt: skip
         _check_numbers(self, ("anchor_threshold",), minimum=0.0)
-        for name in ("use_network", "lncrna"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_flags(self, ("use_network", "lncrna"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -301,6 +304,15 @@ _THRESHOLD_OVERRIDES = ("cds_mode", "min_cds_codons", "lncrna", "splice_filter",
 _HMM_OVERRIDES = ("lncrna",)
 
 
+def missing_gene_model(directory: str) -> str:
+    """The one-line message for a model directory without the HMM's gene-model files."""
+    return (
+        f"{directory}: the hmm decoder needs gene_model.json and codon_model.npz; add them "
+        f"with `genatator gene-model count --genome G --annotation A --model {directory}`, "
+        "or use --decoder threshold"
+    )
+
+
 @dataclass(frozen=True)
 class Decoding:
     """How ``annotate`` decodes: which decoder, and the options of both.
@@ -372,9 +384,5 @@ class Decoding:
         chosen = overrides.decoder or decoder or ("hmm" if gene_model else "threshold")
         if chosen == "hmm" and not gene_model:
             error = ConfigError if overrides.decoder else ModelError
-            raise error(
-                f"{directory}: the hmm decoder needs gene_model.json and codon_model.npz; "
-                f"add them with `genatator gene-model count --genome G --annotation A "
-                f"--model {directory}`, or use --decoder threshold"
-            )
+            raise error(missing_gene_model(directory))
         return cls(chosen, threshold, hmm_options)

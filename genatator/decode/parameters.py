@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genatator.annotation.models import Gene, Span, Transcript, merge_spans
+from genatator.annotation.models import Gene, Span, merge_spans
 from genatator.errors import ModelError
 
 __all__ = ["GENE_MODEL_FILE", "GeneModelParameters"]
@@ -150,8 +150,3 @@ def _intron_lengths(coding_introns: list[int], all_introns: list[int]) -> dict[s
         "long_intron_length": float(long.mean()) if len(long) else 3_000.0,
         "short_intron_fraction": len(short) / len(lengths),
     }
-
-
-def transcripts_of(genes: Iterable[Gene]) -> list[Transcript]:
-    """Each gene's representative transcript."""
-    return [gene.representative() for gene in genes]

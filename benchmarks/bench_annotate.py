@@ -9,10 +9,17 @@ string itself, 1 byte/nt, is the only part that grows).
 AUGUSTUS (``augustus --species=fly``, the Debian package) runs on the same inputs when installed;
 the last column is genatator's time divided by AUGUSTUS's.
 
+With ``--decode-only`` the network is left out: the model's probability tracks and its
+default splice model's site scores over the largest input are computed once (cached in
+``--cache``), and each size is decoded by the gene-model HMM alone (``hmm_transcripts``, as
+``annotate`` streams it, posteriors included) in a fresh process that reads the cached arrays
+block by block: seconds per Mb and peak RSS of the decoder.
+
 Usage:
     python benchmarks/bench_annotate.py --model DIR                       # CPU, 1,2,4,8 Mb
     python benchmarks/bench_annotate.py --model DIR --device cuda --sizes 1,2,4,8,16
     python benchmarks/bench_annotate.py --model DIR --no-augustus --json
+    python benchmarks/bench_annotate.py --model fly --decode-only --sizes 1,8
 
 Figures are printed, never asserted.
 """
@@ -59,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Run AUGUSTUS only on inputs up to this size (it takes ~1.5 min/Mb on one core).",
     )
     parser.add_argument("--json", action="store_true", help="Print JSON lines instead of a table.")
+    parser.add_argument(
+        "--decode-only", action="store_true", help="Time the HMM decoder alone (see above)."
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=Path("runs/bench_decode"), help="--decode-only's arrays."
+    )
     return parser.parse_args(argv)
 
 
@@ -103,9 +116,135 @@ def measure(command: list[str]) -> tuple[float, float]:
     return float(seconds), int(rss_kib) / 1024
 
 
+def decode_evidence(model: str, fasta: Path, cache: Path) -> Path:
+    """Probability tracks and splice-site scores of ``fasta``'s one sequence, cached as .npy."""
+    import numpy as np
+    import torch
+
+    from genatator.genome import read_fasta
+    from genatator.inference import WindowPredictor, predict_tracks
+    from genatator.model.checkpoints import resolve_model_dir
+    from genatator.model.directory import load_model_directory
+    from genatator.model.settings import InferenceSettings
+    from genatator.splice.models import load_splice_model
+    from genatator.splice.scoring import score_region
+    from genatator.splice.windows import encode
+
+    target = cache / f"{Path(model).name}_{fasta.stem}"
+    if (target / "acceptor.npy").is_file():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    directory = resolve_model_dir(model)
+    network, tokenizer = load_model_directory(directory)
+    settings = InferenceSettings.load(directory)
+    (record,) = read_fasta(str(fasta))
+    predictor = WindowPredictor(network, tokenizer, device="cpu")
+    blocks = predict_tracks(predictor, record.sequence, window=settings.window)
+    np.save(target / "tracks.npy", np.concatenate([block.probabilities for block in blocks]))
+    site_model = load_splice_model(resolve_model_dir(settings.splice_model))
+    scores = score_region(site_model, encode(record.sequence), 0, record.length)
+    np.save(target / "donor.npy", scores.donor)
+    np.save(target / "acceptor.npy", scores.acceptor)
+    return target
+
+
+def _reader(path: Path):  # type: ignore[no-untyped-def]
+    """``(lo, hi) -> columns lo:hi`` of a saved ``(n, ...)`` or ``(r, n)`` float32 array, read
+    from the file each time: no memory map, whose touched pages would count in the RSS."""
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        major, _ = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(handle)
+        start = handle.tell()
+    if len(shape) == 2 and shape[1] == 5:  # a track: rows are positions
+
+        def rows(lo: int, hi: int):  # type: ignore[no-untyped-def]
+            offset = start + lo * 5 * dtype.itemsize
+            count = (hi - lo) * 5
+            return np.fromfile(path, dtype, count, offset=offset).reshape(-1, 5)
+
+        return rows
+
+    def columns(lo: int, hi: int):  # type: ignore[no-untyped-def]
+        return np.stack([
+            np.fromfile(path, dtype, hi - lo, offset=start + (r * shape[1] + lo) * dtype.itemsize)
+            for r in range(shape[0])
+        ])  # fmt: skip
+
+    return columns
+
+
+def decode_child(model: str, fasta: str, arrays: str, length: int, report: str) -> None:
+    """Decode the first ``length`` bases from cached arrays, as ``annotate`` would."""
+    from genatator.decode.segments import hmm_transcripts
+    from genatator.genome import read_fasta
+    from genatator.inference.stitch import TrackBlock
+    from genatator.model.checkpoints import resolve_model_dir
+    from genatator.pipeline import load_decoder_parts
+
+    parts = load_decoder_parts(resolve_model_dir(model))
+    decoder = parts.hmm_decoder(parts.default_decoding().hmm)
+    (record,) = read_fasta(fasta)
+    sequence = record.sequence[:length]
+    folder = Path(arrays)
+    tracks = _reader(folder / "tracks.npy")
+    donor, acceptor = _reader(folder / "donor.npy"), _reader(folder / "acceptor.npy")
+    block = 1_000_000
+    blocks = (
+        TrackBlock(start, tracks(start, min(start + block, length)))
+        for start in range(0, length, block)
+    )
+    started = time.perf_counter()
+    found = list(
+        hmm_transcripts(
+            blocks,
+            sequence,
+            seqid=record.name,
+            offset=0,
+            decoder=decoder,
+            site_scorer=lambda lo, hi: (donor(lo, hi), acceptor(lo, hi)),
+        )
+    )
+    seconds = time.perf_counter() - started
+    Path(report).write_text(json.dumps({"seconds": seconds, "transcripts": len(found)}))
+
+
+def decode_only(args: argparse.Namespace, sizes: list[float]) -> None:
+    print(f"# {platform.node()} {platform.processor() or platform.machine()}: HMM decoding "
+          f"alone, model {args.model} (cached tracks and site scores, one thread)")  # fmt: skip
+    print(f"{'Mb':>5} {'decode s':>9} {'s per Mb':>9} {'transcripts':>12} {'peak RSS MiB':>13}")
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = cut_inputs(args.genome, [max(sizes)], Path(tmp))
+        fasta = inputs[max(sizes)]
+        arrays = decode_evidence(args.model, fasta, args.cache)
+        for size in sizes:
+            report = Path(tmp) / f"{size:g}.json"
+            child = [sys.executable, __file__, "--decode-child", args.model, str(fasta),
+                     str(arrays), str(int(size * 1e6)), str(report)]  # fmt: skip
+            _, rss = measure(child)
+            result = json.loads(report.read_text())
+            print(f"{size:>5g} {result['seconds']:>9.1f} {result['seconds'] / size:>9.2f} "
+                  f"{result['transcripts']:>12,} {rss:>13,.0f}", flush=True)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--decode-child":
+        model, fasta, arrays, length, report = argv[1:6]
+        decode_child(model, fasta, arrays, int(length), report)
+        return
     args = parse_args(argv)
     sizes = [float(s) for s in args.sizes.split(",")]
+    if args.decode_only:
+        decode_only(args, sizes)
+        return
     augustus = None if args.no_augustus else shutil.which("augustus")
     if not args.json:
         print(f"# {platform.node()} {platform.processor() or platform.machine()}, device "

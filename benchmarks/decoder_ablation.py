@@ -10,8 +10,9 @@ tracks once, and its default splice-site model scores REGION's sites once (both 
 ``--cache``). The same tracks are then decoded by:
 
 - the threshold decoder (the paper's; the model's ``inference.json`` settings);
-- the gene-model HMM fed: the network only; network + splice sites; network + codon content;
-  all three (the default); splice sites + codon content without the network;
+- the gene-model HMM fed: the network only; network + the splice-site model; network + the
+  splice-site model + the counted site matrices; network + codon content; all of them (the
+  default); splice sites + site matrices + codon content without the network;
 - with ``--true-sites``, the default HMM with the splice model's scores replaced by the
   reference's own sites (1 at every annotated donor/acceptor, 0 elsewhere): what perfect site
   evidence would buy;
@@ -117,13 +118,17 @@ def true_sites(reference: Annotation, region: Region) -> tuple[np.ndarray, np.nd
     return donor, acceptor
 
 
-def decode_hmm(decoding, parts, sequence, region, values, *, sites, content, network):  # type: ignore[no-untyped-def]
+def decode_hmm(decoding, parts, sequence, region, values, *, sites, content, network,
+               matrices=True):  # type: ignore[no-untyped-def]  # fmt: skip
     """Transcripts of the region with some evidence switched off."""
+    weights = decoding.hmm.weights
     hmm = dataclasses.replace(
         decoding.hmm,
         use_network=network,
         weights=dataclasses.replace(
-            decoding.hmm.weights, content=decoding.hmm.weights.content if content else 0.0
+            weights,
+            content=weights.content if content else 0.0,
+            matrices=weights.matrices if matrices else 0.0,
         ),
     )
     decoder = parts.hmm_decoder(hmm)
@@ -240,9 +245,14 @@ def main() -> int:
         ),
     )
     configs = {
-        "HMM: network only": dict(sites=None, content=False, network=True),
-        "HMM: network + splice": dict(sites=sites, content=False, network=True),
-        "HMM: network + content": dict(sites=None, content=True, network=True),
+        "HMM: network only": dict(sites=None, content=False, network=True, matrices=False),
+        "HMM: network + splice model": dict(
+            sites=sites, content=False, network=True, matrices=False
+        ),
+        "HMM: network + splice model + site matrices": dict(
+            sites=sites, content=False, network=True
+        ),
+        "HMM: network + content": dict(sites=None, content=True, network=True, matrices=False),
         "HMM: all (default)": dict(sites=sites, content=True, network=True),
         "HMM: splice + content, no network": dict(sites=sites, content=True, network=False),
     }

@@ -1,7 +1,9 @@
 """Fit a model's HMM evidence weights on a held-out region and store them in its inference.json.
 
-    python benchmarks/fit_hmm_weights.py fly chr2R:17980001-18480000 --write
-    python benchmarks/fit_hmm_weights.py human chr21:32000001-33000000 --write
+    python benchmarks/fit_hmm_weights.py fly chr2R:17980001-18480000 \\
+        --within chr2R:17980001-19980000 --write
+    python benchmarks/fit_hmm_weights.py human chr21:32000001-33000000 \\
+        --within chr21:32000001-35950000 --write
 
 MODEL's probability tracks and its default splice model's site scores over REGION are computed
 once (cached like ``decoder_ablation.py``'s); the weights are then moved one at a time
@@ -37,6 +39,11 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--within",
+        help="a larger region whose cached evidence (decoder_ablation.py's) REGION is cut from, "
+        "so fitting sees the same tracks as the ablation",
+    )
     parser.add_argument("--write", action="store_true", help="store the best in inference.json")
     args = parser.parse_args()
 
@@ -45,7 +52,19 @@ def main() -> int:
     (region,) = parse_regions(args.region)
     sequence = next(r.sequence for r in read_fasta(str(genome)) if r.name == region.seqid)
     reference = read_annotation(str(annotation))
-    values = evidence(args, model_dir, sequence, region)
+    if args.within:
+        (outer,) = parse_regions(args.within)
+        if outer.seqid != region.seqid or not outer.start <= region.start < region.end <= outer.end:
+            sys.exit("--within must contain REGION")
+        whole = evidence(args, model_dir, sequence, outer)
+        lo, hi = region.start - outer.start, region.end - outer.start
+        values = {
+            "probabilities": whole["probabilities"][lo:hi],
+            "donor": whole["donor"][:, lo:hi],
+            "acceptor": whole["acceptor"][:, lo:hi],
+        }
+    else:
+        values = evidence(args, model_dir, sequence, region)
     parts = load_decoder_parts(model_dir)
     decoding = parts.default_decoding()
     sites = (values["donor"], values["acceptor"])

@@ -32,6 +32,7 @@ from genatator.decode.options import (
 )
 from genatator.decode.parameters import GeneModelParameters
 from genatator.decode.segments import SiteScorer, hmm_transcripts
+from genatator.decode.sites import SiteMatrices
 from genatator.distributed import Distributed, init_distributed
 from genatator.errors import (
     ConfigError,
@@ -475,6 +476,7 @@ class DecoderParts:
         splice_table: its legal splice sites (else the canonical motifs).
         parameters: its gene-model parameters (``None``: no gene-model files, or not loaded).
         codon_model: its codon model (``None`` likewise).
+        site_matrices: its splice-site matrices (``None``: none, or not loaded).
     """
 
     directory: Path
@@ -482,6 +484,7 @@ class DecoderParts:
     splice_table: SpliceTable
     parameters: GeneModelParameters | None = None
     codon_model: CodonModel | None = None
+    site_matrices: SiteMatrices | None = None
 
     def default_decoding(self, overrides: DecodeOverrides | None = None) -> Decoding:
         """The model's decoder and options (:func:`model_decoding`)."""
@@ -495,7 +498,9 @@ class DecoderParts:
         """
         if self.parameters is None or self.codon_model is None:
             raise ConfigError(missing_gene_model(str(self.directory)))
-        return HmmDecoder(self.parameters, self.splice_table, options, self.codon_model)
+        return HmmDecoder(
+            self.parameters, self.splice_table, options, self.codon_model, self.site_matrices
+        )
 
 
 def load_decoder_parts(
@@ -516,10 +521,11 @@ def load_decoder_parts(
     """
     directory = Path(directory)
     settings = settings if settings is not None else InferenceSettings.load(directory)
-    parameters = codon_model = None
+    parameters = codon_model = matrices = None
     if gene_model or (gene_model is None and has_gene_model(directory)):
-        parameters, codon_model = load_gene_model(directory)
-    return DecoderParts(directory, settings, model_splice_table(settings), parameters, codon_model)
+        parameters, codon_model, matrices = load_gene_model(directory)
+    table = model_splice_table(settings)
+    return DecoderParts(directory, settings, table, parameters, codon_model, matrices)
 
 
 def model_decoding(

@@ -64,8 +64,9 @@ def small_genome(tmp_path_factory):
 
 def test_gene_model_count_writes_loadable_files(counted_model):
     assert has_gene_model(counted_model)
-    parameters, codon_model = load_gene_model(counted_model)
+    parameters, codon_model, matrices = load_gene_model(counted_model)
     assert parameters == GeneModelParameters.load(counted_model)
+    assert matrices is not None and matrices.donor.shape == (7, 5)
     assert codon_model.order == 3
     assert isinstance(CodonModel.load(counted_model / CODON_MODEL_FILE), CodonModel)
     genes = read_annotation(ANNOTATION).genes

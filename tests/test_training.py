@@ -141,7 +141,8 @@ def test_train_writes_metrics_checkpoints_and_a_loadable_best_model(tmp_path, ca
     from genatator.decode.counting import has_gene_model, load_gene_model
 
     assert has_gene_model(run / "best")
-    parameters, _ = load_gene_model(run / "best")
+    parameters, _, matrices = load_gene_model(run / "best")
+    assert matrices is not None  # the splice-site matrices are written with the best model
     held_out = (12_000, 16_000)
     genes = read_annotation(genome[1]).genes
     outside = [

@@ -25,6 +25,7 @@ from genatator.decode.content import (
     coding_sequences_from_transcripts,
 )
 from genatator.decode.parameters import GENE_MODEL_FILE, GeneModelParameters
+from genatator.decode.sites import SITE_MODEL_FILE, SiteCounts, SiteMatrices
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta
 from genatator.postprocess.cds import longest_orf_cds
@@ -58,12 +59,14 @@ class GeneModelCounts:
     Attributes:
         parameters: gene-structure lengths and branching fractions.
         codon_model: coding against background Markov chains.
+        site_matrices: splice-site position weight matrices.
         genome_length: bases counted (the genomes minus the excluded regions).
         genes: genes counted (those lying wholly outside the excluded regions).
     """
 
     parameters: GeneModelParameters
     codon_model: CodonModel
+    site_matrices: SiteMatrices
     genome_length: int
     genes: int
 
@@ -109,6 +112,7 @@ def count_gene_model(
     seen: set[str] = set()
     genes: list[Gene] = []
     coding: list[str] = []
+    sites = SiteCounts()
     genome_length = 0
     transcripts_by_source = []
     for genome, annotation in sources:
@@ -122,6 +126,10 @@ def count_gene_model(
             genome_length += record.length - sum(end - start for start, end in spans)
             kept = [gene for gene in by_sequence.get(record.name, []) if _outside(gene, spans)]
             genes.extend(kept)
+            representatives = [gene.representative() for gene in kept]
+            for lo, hi in _kept_parts(spans, record.length):
+                inside = [t for t in representatives if lo <= t.start and t.end <= hi]
+                sites.add(record.sequence[lo:hi], inside, lo)
             coding.extend(
                 coding_sequences_from_transcripts(
                     (gene.representative() for gene in kept), record.sequence
@@ -149,7 +157,7 @@ def count_gene_model(
         genome_length,
         codon_model.order,
     )
-    return GeneModelCounts(parameters, codon_model, genome_length, len(genes))
+    return GeneModelCounts(parameters, codon_model, sites.matrices(), genome_length, len(genes))
 
 
 def _orf_stand_ins(genome: str, annotation: str, excluded: dict[str, list[Region]]) -> list[str]:
@@ -224,21 +232,23 @@ def _background(
 
 
 def write_gene_model(directory: str | Path, counts: GeneModelCounts) -> list[Path]:
-    """Write ``gene_model.json`` and ``codon_model.npz`` into ``directory``, each atomically.
+    """Write ``gene_model.json``, ``codon_model.npz`` and ``site_model.npz`` into
+    ``directory``, each atomically.
 
-    Both are written to a staging folder inside ``directory`` first and then renamed into
+    They are written to a staging folder inside ``directory`` first and then renamed into
     place, so a kill leaves each file whole (old or new).
 
     Returns:
-        The two paths.
+        The paths.
     """
     directory = Path(directory)
     staging = Path(tempfile.mkdtemp(prefix=".gene-model.", dir=directory))
     try:
         counts.parameters.save(staging)
         counts.codon_model.save(staging / CODON_MODEL_FILE)
+        counts.site_matrices.save(staging / SITE_MODEL_FILE)
         paths = []
-        for name in GENE_MODEL_FILES:
+        for name in (*GENE_MODEL_FILES, SITE_MODEL_FILE):
             os.replace(staging / name, directory / name)
             paths.append(directory / name)
     finally:
@@ -274,11 +284,19 @@ def has_gene_model(directory: str | Path) -> bool:
     return all((Path(directory) / name).is_file() for name in GENE_MODEL_FILES)
 
 
-def load_gene_model(directory: str | Path) -> tuple[GeneModelParameters, CodonModel]:
-    """The gene-model parameters and codon model of a model directory.
+def load_gene_model(
+    directory: str | Path,
+) -> tuple[GeneModelParameters, CodonModel, SiteMatrices | None]:
+    """The gene-model parameters, codon model and (when present: directories counted before
+    it existed lack it) splice-site matrices of a model directory.
 
     Raises:
         ModelError: a file is missing or malformed.
     """
     directory = Path(directory)
-    return GeneModelParameters.load(directory), CodonModel.load(directory / CODON_MODEL_FILE)
+    matrices = directory / SITE_MODEL_FILE
+    return (
+        GeneModelParameters.load(directory),
+        CodonModel.load(directory / CODON_MODEL_FILE),
+        SiteMatrices.load(matrices) if matrices.is_file() else None,
+    )

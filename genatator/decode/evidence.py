@@ -9,12 +9,13 @@ import numpy as np
 from genatator.decode.content import CodonModel, encode
 from genatator.decode.kernel import Evidence
 from genatator.decode.options import HmmWeights
+from genatator.decode.sites import SiteMatrices
 from genatator.decode.topology import _CLASS, _COND, CONDITIONS, EMISSION_CLASSES
 from genatator.postprocess.splice import SpliceTable
 
 __all__ = ["MotifPenalties", "build_evidence"]
 
-_PAD = 8  # context bases kept on each side: codons, splice dinucleotides, Markov contexts
+_PAD = 24  # context bases kept on each side: codons, splice sites, Markov contexts
 _A, _C, _G, _T, _N = 0, 1, 2, 3, 4
 _EPS = 1e-4
 
@@ -81,7 +82,9 @@ def _site_log_odds(scores: np.ndarray | None, n: int, weights: HmmWeights) -> np
 
 def _network_emissions(probabilities: np.ndarray | None, n: int, w: HmmWeights) -> np.ndarray:
     """Emission rows from the five channels; intergenic is the reference (0)."""
-    rows = np.zeros((len(EMISSION_CLASSES), n), dtype=np.float32)
+    # Stored position-major (the compiled loops read all classes of one position together);
+    # the (K, n) view is what Evidence takes, so no copy is ever made.
+    rows = np.zeros((n, len(EMISSION_CLASSES)), dtype=np.float32).T
     if probabilities is None:
         return rows
     p = np.clip(probabilities.astype(np.float32), _EPS, 1 - _EPS)
@@ -112,6 +115,7 @@ def build_evidence(
     donor: np.ndarray | None = None,
     acceptor: np.ndarray | None = None,
     codon_model: CodonModel | None = None,
+    site_matrices: SiteMatrices | None = None,
 ) -> Evidence:
     """Evidence for positions ``[lo, hi)`` of ``sequence`` (context is read around them).
 
@@ -125,6 +129,7 @@ def build_evidence(
             ``-``, transcript-orientation site convention of :mod:`genatator.splice.scoring`),
             or None (dinucleotides only).
         codon_model: coding-vs-background content model, or None.
+        site_matrices: counted splice-site matrices, or None.
     """
     n = hi - lo
     left, right = max(lo - _PAD, 0), min(hi + _PAD, len(sequence))
@@ -136,8 +141,9 @@ def build_evidence(
         for frame in range(3):
             emissions[_CLASS[f"coding_plus_{frame}"]] += weights.content * plus[frame, _PAD:-_PAD]
             emissions[_CLASS[f"coding_minus_{frame}"]] += weights.content * minus[frame, _PAD:-_PAD]
-    conditions = _conditions(codes, n, motifs, weights, donor, acceptor)
-    return Evidence(np.ascontiguousarray(emissions), conditions)
+    matrices = None if site_matrices is None else site_matrices.scores(codes, n, _PAD)
+    conditions = _conditions(codes, n, motifs, weights, donor, acceptor, matrices)
+    return Evidence(emissions, conditions)
 
 
 def _conditions(
@@ -147,6 +153,7 @@ def _conditions(
     weights: HmmWeights,
     donor: np.ndarray | None,
     acceptor: np.ndarray | None,
+    matrices: dict[str, np.ndarray] | None,
 ) -> np.ndarray:
     at = {offset: _shifted(codes, n, offset) for offset in range(-3, 3)}
     complement = np.array([_T, _G, _C, _A, _N], dtype=np.uint8)
@@ -171,6 +178,11 @@ def _conditions(
         acceptor, 1, 0
     )
     donor_m = motif(motifs.donor, comp[-1], comp[-2], valid[-2] & valid[-1]) + site(donor, 1, -1)
+    if matrices is not None and weights.matrices:
+        donor_p += weights.matrices * matrices["donor_p"]
+        acceptor_p += weights.matrices * matrices["acceptor_p"]
+        acceptor_m += weights.matrices * matrices["acceptor_m"]
+        donor_m += weights.matrices * matrices["donor_m"]
 
     plus_stops, minus_stops = ["TAA", "TAG", "TGA"], ["TTA", "CTA", "TCA"]
     start_p = _gate(_codon_is(at[0], at[1], at[2], ["ATG"]))
@@ -223,7 +235,7 @@ def _conditions(
         "nostop_m": nostop_m,
         "start_m": start_m,
     }
-    out = np.empty((len(CONDITIONS), n), dtype=np.float32)
+    out = np.empty((n, len(CONDITIONS)), dtype=np.float32).T  # position-major storage
     for name, row in rows.items():
         out[_COND[name]] = row
     return out

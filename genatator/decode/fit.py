@@ -22,6 +22,7 @@ SEARCH_STEPS: dict[str, tuple[str, tuple[float, ...]]] = {
     "content": ("times", (0.7, 1.4)),
     "site": ("times", (0.7, 1.4)),
     "site_bias": ("add", (-1.0, 1.0)),
+    "matrices": ("add", (-0.25, 0.25, 0.5)),
     "gene_penalty": ("add", (-2.0, 2.0)),
     "noncoding_penalty": ("add", (-2.0, 2.0, 4.0)),
     "noncoding_bias": ("add", (-0.1, 0.1)),
@@ -43,7 +44,7 @@ def _moves(weights: HmmWeights, name: str) -> list[HmmWeights]:
     out = []
     for step in steps:
         new = value * step if kind == "times" else value + step
-        if name in ("gene", "exon", "cds", "utr", "content", "site") and new < 0:
+        if name in ("gene", "exon", "cds", "utr", "content", "site", "matrices") and new < 0:
             continue
         out.append(dataclasses.replace(weights, **{name: round(new, 6)}))
     return out

@@ -12,6 +12,7 @@ from genatator.decode.evidence import MotifPenalties, build_evidence
 from genatator.decode.kernel import Evidence, backward, forward, viterbi
 from genatator.decode.options import HmmOptions
 from genatator.decode.parameters import GeneModelParameters
+from genatator.decode.sites import SiteMatrices
 from genatator.decode.topology import CODING, INTERGENIC, INTRON, GeneModel, build_gene_model
 from genatator.postprocess.assembly import runs
 from genatator.postprocess.splice import SpliceTable
@@ -39,9 +40,11 @@ class HmmDecoder:
         splice_table: SpliceTable,
         options: HmmOptions,
         codon_model: CodonModel | None = None,
+        site_matrices: SiteMatrices | None = None,
     ) -> None:
         self.options = options
         self.codon_model = codon_model
+        self.site_matrices = site_matrices
         self.motifs = MotifPenalties.from_table(splice_table)
         weights = options.weights
         self.model: GeneModel = build_gene_model(
@@ -68,6 +71,7 @@ class HmmDecoder:
             donor=inputs.donor,
             acceptor=inputs.acceptor,
             codon_model=self.codon_model,
+            site_matrices=self.site_matrices,
         )
 
     def decode(
@@ -197,7 +201,7 @@ class _PosteriorScorer:
         entry = end - delay + 1
         gate = float(self.evidence.conditions[edges.condition[k], entry])
         return (
-            float(edges.weight[k]) + gate + self.prefix[klass, end + 1] - self.prefix[klass, entry]
+            float(edges.weight[k]) + gate + self.prefix[end + 1, klass] - self.prefix[entry, klass]
         )
 
     def segment(self, a: int, b: int, inside: np.ndarray) -> float:

@@ -100,26 +100,44 @@ class Evidence:
     def __len__(self) -> int:
         return int(self.emissions.shape[1])
 
+    # The compiled loops read every row at one position before moving on: they get
+    # position-major copies, so each position's scores share a cache line or two instead of
+    # being spread over dozens of rows.
+
+    @cached_property
+    def by_position(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, K)`` emissions and ``(n, C)`` conditions, position-major (a view when the
+        arrays were built that way, as :func:`genatator.decode.evidence.build_evidence` does)."""
+        return np.ascontiguousarray(self.emissions.T), np.ascontiguousarray(self.conditions.T)
+
     @cached_property
     def prefix(self) -> np.ndarray:
-        """float64 ``(K, n + 1)`` cumulative emissions, for delayed edges (computed once)."""
-        out = np.zeros((self.emissions.shape[0], len(self) + 1))
-        np.cumsum(self.emissions, axis=1, dtype=np.float64, out=out[:, 1:])
+        """float64 ``(n + 1, K)`` cumulative emissions, for delayed edges (computed once)."""
+        out = np.zeros((len(self) + 1, self.emissions.shape[0]))
+        np.cumsum(self.by_position[0], axis=0, dtype=np.float64, out=out[1:])
         return out
 
     @cached_property
     def linear(self) -> tuple[np.ndarray, np.ndarray]:
-        """exp of the conditions and emissions (computed once): one-base edges then cost
-        three multiplications in the forward and backward passes instead of an exp."""
+        """exp of the position-major conditions and emissions (computed once): one-base edges
+        then cost three multiplications in the forward and backward passes, not an exp."""
+        emissions, conditions = self.by_position
         with np.errstate(over="ignore"):
-            return (
-                np.exp(self.conditions.astype(np.float64)),
-                np.exp(self.emissions.astype(np.float64)),
-            )
+            return np.exp(conditions.astype(np.float64)), np.exp(emissions.astype(np.float64))
 
     def window(self, lo: int, hi: int) -> Evidence:
-        """The evidence of positions ``[lo, hi)``."""
-        return Evidence(self.emissions[:, lo:hi], self.conditions[:, lo:hi])
+        """The evidence of positions ``[lo, hi)``, sharing this one's position-major arrays and
+        prefix sums (views); its exp tables are its own, so they exist only where needed.
+
+        Delayed edges use only differences of the prefix sums, so a slice of this stretch's
+        prefix sums serves the window as it is.
+        """
+        part = Evidence(self.emissions[:, lo:hi], self.conditions[:, lo:hi])
+        emissions, conditions = self.by_position
+        derived = part.__dict__  # where cached_property keeps its values
+        derived["by_position"] = (emissions[lo:hi], conditions[lo:hi])
+        derived["prefix"] = self.prefix[lo : hi + 1]
+        return part
 
 
 @dataclass(frozen=True)
@@ -147,8 +165,7 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
         edges.weight,
         edges.state_class,
         edges.incoming,
-        evidence.emissions,
-        evidence.conditions,
+        *evidence.by_position,
         evidence.prefix,
         start_state,
         end_state,
@@ -174,8 +191,7 @@ def forward(edges: EdgeList, evidence: Evidence, start_state: int) -> tuple[np.n
             edges.weight,
             edges.state_class,
             edges.incoming,
-            evidence.emissions,
-            evidence.conditions,
+            *evidence.by_position,
             evidence.prefix,
             np.exp(edges.weight),
             *evidence.linear,
@@ -212,8 +228,7 @@ def backward(
             edges.state_class,
             order,
             outgoing,
-            evidence.emissions,
-            evidence.conditions,
+            *evidence.by_position,
             evidence.prefix,
             np.exp(edges.weight),
             *evidence.linear,
@@ -229,12 +244,12 @@ def _edge_score(edge, i, delay, condition, weight, klass, emissions, conditions,
     """Score of taking ``edge`` into its destination ending at position ``i``."""
     d = delay[edge]
     entry = i - d + 1
-    gate = conditions[condition[edge], entry]
+    gate = conditions[entry, condition[edge]]
     if gate == _NEG_INF:
         return _NEG_INF
     if d == 1:
-        return weight[edge] + gate + emissions[klass, i]
-    return weight[edge] + gate + prefix[klass, i + 1] - prefix[klass, entry]
+        return weight[edge] + gate + emissions[i, klass]
+    return weight[edge] + gate + prefix[i + 1, klass] - prefix[entry, klass]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -242,34 +257,42 @@ def _viterbi(
     src, delay, condition, weight, state_class, incoming, emissions, conditions, prefix,
     start_state, end_state, states_out,
 ):  # fmt: skip
-    n = emissions.shape[1]
+    n = emissions.shape[0]
     n_states = state_class.shape[0]
-    depth = delay.max() + 1
+    # A ring of score rows as deep as the longest delay, a power of two so that the row of
+    # position i is i & mask (an integer division per edge would dominate the loop).
+    depth = 1
+    while depth < delay.max() + 1:
+        depth *= 2
+    mask = depth - 1
     ring = np.full((depth, n_states), _NEG_INF)
     pointers = np.full((n, n_states), -1, dtype=np.int8)
-    ring[0, start_state] = emissions[state_class[start_state], 0]
+    ring[0, start_state] = emissions[0, state_class[start_state]]
     for i in range(1, n):
-        row = ring[i % depth]
+        row = ring[i & mask]
         for s in range(n_states):
             best = _NEG_INF
             best_k = -1
             klass = state_class[s]
             for k in range(incoming[s], incoming[s + 1]):
                 d = delay[k]
-                if d > i:
+                entry = i - d + 1
+                if entry < 1:
                     continue
-                previous = ring[(i - d) % depth, src[k]]
-                if previous == _NEG_INF:
-                    continue
-                value = previous + _edge_score(
-                    k, i, delay, condition, weight, klass, emissions, conditions, prefix
-                )
+                # No early exits on -inf: it propagates through the sum, and data-dependent
+                # branches (is this a splice motif?) would be mispredicted at every position.
+                if d == 1:
+                    gain = emissions[i, klass]
+                else:
+                    gain = prefix[i + 1, klass] - prefix[entry, klass]
+                value = ring[(i - d) & mask, src[k]] + weight[k] + conditions[entry, condition[k]]
+                value += gain
                 if value > best:
                     best = value
                     best_k = k - incoming[s]
             row[s] = best
             pointers[i, s] = best_k
-    final = ring[(n - 1) % depth, end_state]
+    final = ring[(n - 1) & mask, end_state]
     if final == _NEG_INF:
         return final
     i = n - 1
@@ -290,10 +313,10 @@ def _forward(
     src, delay, condition, weight, state_class, incoming, emissions, conditions, prefix,
     weight_exp, conditions_exp, emissions_exp, start_state, alpha, log_scale,
 ):  # fmt: skip
-    n = emissions.shape[1]
+    n = emissions.shape[0]
     n_states = state_class.shape[0]
     alpha[0, start_state] = 1.0
-    log_scale[0] = emissions[state_class[start_state], 0]
+    log_scale[0] = emissions[0, state_class[start_state]]
     for i in range(1, n):
         total = 0.0
         for s in range(n_states):
@@ -310,8 +333,8 @@ def _forward(
                     acc += (
                         previous
                         * weight_exp[k]
-                        * conditions_exp[condition[k], i]
-                        * emissions_exp[klass, i]
+                        * conditions_exp[i, condition[k]]
+                        * emissions_exp[i, klass]
                     )
                     continue
                 value = _edge_score(
@@ -336,7 +359,7 @@ def _backward(
     dst, delay, condition, weight, state_class, order, outgoing, emissions, conditions, prefix,
     weight_exp, conditions_exp, emissions_exp, end_state, log_scale, beta,
 ):  # fmt: skip
-    n = emissions.shape[1]
+    n = emissions.shape[0]
     n_states = state_class.shape[0]
     beta[n - 1, end_state] = 1.0
     for i in range(n - 2, -1, -1):
@@ -353,8 +376,8 @@ def _backward(
                 if following == 0.0:
                     continue
                 if d == 1:
-                    factor = weight_exp[k] * conditions_exp[condition[k], i + 1]
-                    factor *= emissions_exp[state_class[dst[k]], i + 1]
+                    factor = weight_exp[k] * conditions_exp[i + 1, condition[k]]
+                    factor *= emissions_exp[i + 1, state_class[dst[k]]]
                     acc += following * factor * step
                     continue
                 value = _edge_score(

@@ -157,6 +157,7 @@ class HmmWeights:
         content: the codon model's coding-vs-background log-odds.
         site: the splice-site model's log-odds.
         site_bias: added to every splice site's score (with a splice-site model).
+        matrices: the counted splice-site matrices' log-odds (``site_model.npz``).
         gene_penalty: subtracted from the log-probability of starting a gene.
         noncoding_penalty: subtracted again for a non-coding gene.
     """
@@ -169,11 +170,14 @@ class HmmWeights:
     content: float = 1.0
     site: float = 1.0
     site_bias: float = 0.0
+    matrices: float = 0.0
     gene_penalty: float = 0.0
     noncoding_penalty: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_numbers(self, ("gene", "exon", "cds", "utr", "content", "site"), minimum=0.0)
+        _check_numbers(
+            self, ("gene", "exon", "cds", "utr", "content", "site", "matrices"), minimum=0.0
+        )
         _check_numbers(self, ("noncoding_bias", "site_bias", "gene_penalty", "noncoding_penalty"))
 
 
@@ -203,7 +207,7 @@ class HmmOptions:
     use_network: bool = True
     anchor_length: int = 2_000
     anchor_threshold: float = 0.05
-    max_segment: int = 2_000_000
+    max_segment: int = 1_000_000
     posterior_flank: int = 2_000
     min_lncrna_length: int = 200
     min_lncrna_exons: int = 2

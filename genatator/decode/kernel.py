@@ -148,6 +148,20 @@ class DecodedPath:
     score: float
 
 
+def _inbound(edges: EdgeList, evidence: Evidence) -> tuple:
+    """The arrays Viterbi and forward share: edges by destination, then the evidence."""
+    return (
+        edges.src,
+        edges.delay,
+        edges.condition,
+        edges.weight,
+        edges.state_class,
+        edges.incoming,
+        *evidence.by_position,
+        evidence.prefix,
+    )
+
+
 def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: int) -> DecodedPath:
     """The highest-scoring path from ``start_state`` at 0 to ``end_state`` at ``n - 1``.
 
@@ -159,14 +173,7 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
     if n == 0:
         return DecodedPath(states, 0.0)
     score = _viterbi(
-        edges.src,
-        edges.delay,
-        edges.condition,
-        edges.weight,
-        edges.state_class,
-        edges.incoming,
-        *evidence.by_position,
-        evidence.prefix,
+        *_inbound(edges, evidence),
         start_state,
         end_state,
         states,
@@ -185,14 +192,7 @@ def forward(edges: EdgeList, evidence: Evidence, start_state: int) -> tuple[np.n
     log_scale = np.zeros(n)
     if n:
         _forward(
-            edges.src,
-            edges.delay,
-            edges.condition,
-            edges.weight,
-            edges.state_class,
-            edges.incoming,
-            *evidence.by_position,
-            evidence.prefix,
+            *_inbound(edges, evidence),
             np.exp(edges.weight),
             *evidence.linear,
             start_state,

@@ -90,6 +90,24 @@ def test_viterbi_and_likelihood_match_enumeration(seed: int) -> None:
     np.testing.assert_allclose(posterior, expected, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_kept_rows_are_the_full_passes_rows(seed: int) -> None:
+    # Longer than the ring, so kept rows must be copied out before the ring overwrites them.
+    rng = np.random.default_rng(seed)
+    edges = _random_model(rng, 6, 3, 4)
+    evidence = _random_evidence(rng, 300, 3, 4)
+    alpha, log_scale = forward(edges, evidence, 0)
+    beta = backward(edges, evidence, 0, log_scale)
+    rows = np.array([299, 0, 17, 17, 150, 3])  # unsorted, repeated: kept once, ascending
+    kept = np.unique(rows)
+    kept_alpha, kept_scale = forward(edges, evidence, 0, rows)
+    np.testing.assert_array_equal(kept_scale, log_scale)
+    np.testing.assert_array_equal(kept_alpha, alpha[kept])
+    np.testing.assert_array_equal(backward(edges, evidence, 0, log_scale, rows), beta[kept])
+    with pytest.raises(ValueError, match="kept rows"):
+        forward(edges, evidence, 0, np.array([300]))
+
+
 def test_no_path_when_every_route_is_forbidden() -> None:
     edges = EdgeList.build([(0, 0, 1, 1, 0.0), (0, 1, 1, 0, 0.0), (1, 1, 1, 0, 0.0)], [0, 0])
     evidence = Evidence(np.zeros((1, 5), np.float32), np.zeros((2, 5), np.float32))
@@ -104,9 +122,10 @@ def test_delayed_edge_enforces_a_minimum_length() -> None:
         [(0, 0, 1, 0, 0.0), (0, 1, 3, 0, 0.0), (1, 1, 1, 0, 0.0), (1, 0, 1, 0, 0.0)], [0, 1]
     )
     emissions = np.zeros((2, 9), np.float32)
-    emissions[1, 4] = 5.0  # one base strongly prefers state 1
+    emissions[1] = -1.0  # state 1 costs a little everywhere...
+    emissions[1, 4] = 5.0  # ...but one base strongly prefers it
     decoded = viterbi(edges, Evidence(emissions, np.zeros((1, 9), np.float32)), 0, 0)
-    assert decoded.score == pytest.approx(5.0)
+    assert decoded.score == pytest.approx(3.0)
     ones = np.flatnonzero(decoded.states == 1)
     assert len(ones) == 3 and 4 in ones and np.all(np.diff(ones) == 1)
 

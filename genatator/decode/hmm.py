@@ -142,18 +142,21 @@ class HmmDecoder:
         """Posterior probabilities of the transcript, its exons and its CDS, from
         forward–backward over ``[lo, hi)`` (intergenic at both ends, as decoded)."""
         window = evidence.window(lo, hi)
-        path = states[lo:hi]
-        scorer = _PosteriorScorer(self.model, window, path)
         offset = transcript.exons[0][0] - (a - lo)  # genome coordinate of window position 0
-        transcript.score = scorer.segment(a - lo, b - lo, self._genic)
-        transcript.exon_scores = [
-            scorer.segment(start - offset, end - offset, self._exonic)
-            for start, end in transcript.exons
-        ]
+        gene = (a - lo, b - lo)
+        exons = [(start - offset, end - offset) for start, end in transcript.exons]
+        cds = (
+            [(transcript.cds[0][0] - offset, transcript.cds[-1][1] - offset)]
+            if transcript.cds
+            else []
+        )
+        asked = [gene, *exons, *cds]
+        scorer = _PosteriorScorer(self.model, window, states[lo:hi], asked)
+        transcript.score = scorer.segment(*gene, self._genic)
+        transcript.exon_scores = [scorer.segment(*exon, self._exonic) for exon in exons]
         if transcript.cds:
             inside = self._coding | self._coding_intron
-            start, end = transcript.cds[0][0] - offset, transcript.cds[-1][1] - offset
-            transcript.attributes["cds_probability"] = f"{scorer.segment(start, end, inside):.4g}"
+            transcript.attributes["cds_probability"] = f"{scorer.segment(*cds[0], inside):.4g}"
 
 
 def _spans(runs: np.ndarray, offset: int) -> list[Span]:
@@ -167,11 +170,28 @@ class _PosteriorScorer:
     outside it, follows the decoded states through ``b - 1`` and leaves ``inside`` right after.
     """
 
-    def __init__(self, model: GeneModel, evidence: Evidence, path: np.ndarray) -> None:
+    def __init__(
+        self,
+        model: GeneModel,
+        evidence: Evidence,
+        path: np.ndarray,
+        segments: list[tuple[int, int]],
+    ) -> None:
+        """Runs forward–backward over ``evidence``, keeping only the rows that ``segment`` will
+        read for the ``segments`` ``[a, b)`` asked for (alpha before ``a``, beta where an
+        edge out of ``b - 1`` ends)."""
         self.model, self.evidence, self.path = model, evidence, path
-        self.alpha, self.log_scale = forward(model.edges, evidence, 0)
-        self.beta = backward(model.edges, evidence, 0, self.log_scale)
-        self.log_end = np.log(self.alpha[-1, 0])
+        edges, n = model.edges, len(path)
+        delays = np.unique(edges.delay)
+        starts = {a - 1 for a, _ in segments if a >= 1}
+        ends = {b - 1 + int(d) for _, b in segments for d in delays if b - 1 + d < n}
+        alpha_rows = np.array(sorted(starts | {n - 1}), dtype=np.int64)
+        beta_rows = np.array(sorted(ends), dtype=np.int64)
+        alpha, self.log_scale = forward(edges, evidence, 0, alpha_rows)
+        beta = backward(edges, evidence, 0, self.log_scale, beta_rows)
+        self.alpha = dict(zip(alpha_rows.tolist(), alpha, strict=True))
+        self.beta = dict(zip(beta_rows.tolist(), beta, strict=True))
+        self.log_end = np.log(self.alpha[n - 1][0])
         self.prefix = evidence.prefix
         self.cumulative = np.cumsum(self._increments())
 
@@ -209,21 +229,20 @@ class _PosteriorScorer:
         if a < 1 or b > n - 1:
             return 0.0
         first, last = int(path[a]), int(path[b - 1])
+        before = self.alpha[a - 1]
         entry = [
-            np.log(self.alpha[a - 1, edges.src[k]]) + self._factor(k, a)
+            np.log(before[edges.src[k]]) + self._factor(k, a)
             for k in range(edges.incoming[first], edges.incoming[first + 1])
-            if not inside[edges.src[k]]
-            and edges.delay[k] == 1
-            and self.alpha[a - 1, edges.src[k]] > 0
+            if not inside[edges.src[k]] and edges.delay[k] == 1 and before[edges.src[k]] > 0
         ]
         exits = []
         for k in np.flatnonzero(edges.src == last):
             end = b - 1 + int(edges.delay[k])
-            if inside[edges.dst[k]] or end > n - 1 or self.beta[end, edges.dst[k]] <= 0:
+            if inside[edges.dst[k]] or end > n - 1 or self.beta[end][edges.dst[k]] <= 0:
                 continue
             exits.append(
                 self._factor(int(k), end)
-                + np.log(self.beta[end, edges.dst[k]])
+                + np.log(self.beta[end][edges.dst[k]])
                 + self.log_scale[a - 1]
                 - self.log_scale[end]
             )

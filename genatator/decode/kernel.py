@@ -9,8 +9,9 @@ positions. A delay ``D > 1`` enforces a minimum length (an intron of at least ``
 without a chain of ``D`` states. Paths start in ``start_state`` at position 0 and end in
 ``end_state`` at the last position.
 
-Everything is indexed ``[row, position]`` with rows in C order so the inner loops read memory
-in sequence; the loops are compiled with numba.
+The passes read evidence position-major (every row of one position together) and keep only a
+ring of score rows as deep as the longest delay; forward and backward copy out just the rows
+asked for. The loops are compiled with numba.
 """
 
 from __future__ import annotations
@@ -83,6 +84,58 @@ class EdgeList:
     def n_states(self) -> int:
         return len(self.state_class)
 
+    # The compiled passes take the edges in two parts. *Steady* edges (one base, condition 0)
+    # are open everywhere: CSR lists of them (into each state for Viterbi and forward, out of
+    # each for backward), whose destination emission is common and applied once per state.
+    # *Gated* edges (a condition, or a delay) come grouped by (delay, condition): one test of
+    # the entry condition closes a whole group, and at most positions most groups are closed
+    # (a splice dinucleotide, a start or a stop codon is needed).
+
+    @cached_property
+    def steady_in(self) -> tuple:
+        """Steady edges by destination: ``(src, weight, exp(weight), starts, index)``; the
+        edges into ``s`` are ``starts[s]:starts[s + 1]``, ``index`` their place in this list."""
+        return self._steady(self.src, order_by=self.dst)
+
+    @cached_property
+    def steady_out(self) -> tuple:
+        """Steady edges by source: ``(dst, weight, exp(weight), starts, index)``."""
+        return self._steady(self.dst, order_by=self.src)
+
+    def _steady(self, other: np.ndarray, order_by: np.ndarray) -> tuple:
+        chosen = np.flatnonzero((self.delay == 1) & (self.condition == 0))
+        chosen = chosen[np.argsort(order_by[chosen], kind="stable")]
+        counts = np.bincount(order_by[chosen], minlength=self.n_states)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        weight = self.weight[chosen]
+        return _index(other[chosen]), weight, np.exp(weight), _index(starts), _index(chosen)
+
+    @cached_property
+    def gated(self) -> tuple:
+        """Gated edges ``(src, dst, delay, condition, weight, exp(weight), index, groups)``;
+        group ``g`` is ``groups[g]:groups[g + 1]``."""
+        chosen = np.flatnonzero((self.delay > 1) | (self.condition != 0))
+        chosen = chosen[np.lexsort((self.condition[chosen], self.delay[chosen]))]
+        key = self.delay[chosen].astype(np.int64) << 32 | self.condition[chosen]
+        starts = np.flatnonzero(np.diff(key, prepend=-1)) if len(chosen) else []
+        weight = self.weight[chosen]
+        return (
+            _index(self.src[chosen]), _index(self.dst[chosen]), _index(self.delay[chosen]),
+            _index(self.condition[chosen]), weight, np.exp(weight), _index(chosen),
+            _index(np.append(starts, len(chosen))),
+        )  # fmt: skip
+
+    @cached_property
+    def indexes(self) -> tuple:
+        """``(src, delay, state_class, incoming)`` as machine-word integers for the loops."""
+        return tuple(_index(a) for a in (self.src, self.delay, self.state_class, self.incoming))
+
+
+def _index(values: np.ndarray) -> np.ndarray:
+    """Machine-word indices: the compiled loops run measurably faster on them than on int32,
+    which must be widened at every use."""
+    return np.ascontiguousarray(values, dtype=np.intp)
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -113,21 +166,18 @@ class Evidence:
     @cached_property
     def prefix(self) -> np.ndarray:
         """float64 ``(n + 1, K)`` cumulative emissions, for delayed edges (computed once)."""
-        out = np.zeros((len(self) + 1, self.emissions.shape[0]))
-        np.cumsum(self.by_position[0], axis=0, dtype=np.float64, out=out[1:])
-        return out
+        return _prefix_sums(self.by_position[0])
 
     @cached_property
-    def linear(self) -> tuple[np.ndarray, np.ndarray]:
-        """exp of the position-major conditions and emissions (computed once): one-base edges
-        then cost three multiplications in the forward and backward passes, not an exp."""
-        emissions, conditions = self.by_position
+    def emissions_exp(self) -> np.ndarray:
+        """float64 exp of the position-major emissions (computed once): a one-base edge then
+        costs multiplications in the forward and backward passes, not an exp."""
         with np.errstate(over="ignore"):
-            return np.exp(conditions.astype(np.float64)), np.exp(emissions.astype(np.float64))
+            return np.exp(self.by_position[0], dtype=np.float64)
 
     def window(self, lo: int, hi: int) -> Evidence:
         """The evidence of positions ``[lo, hi)``, sharing this one's position-major arrays and
-        prefix sums (views); its exp tables are its own, so they exist only where needed.
+        prefix sums (views); its exp table is its own, so they exist only where needed.
 
         Delayed edges use only differences of the prefix sums, so a slice of this stretch's
         prefix sums serves the window as it is.
@@ -148,20 +198,6 @@ class DecodedPath:
     score: float
 
 
-def _inbound(edges: EdgeList, evidence: Evidence) -> tuple:
-    """The arrays Viterbi and forward share: edges by destination, then the evidence."""
-    return (
-        edges.src,
-        edges.delay,
-        edges.condition,
-        edges.weight,
-        edges.state_class,
-        edges.incoming,
-        *evidence.by_position,
-        evidence.prefix,
-    )
-
-
 def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: int) -> DecodedPath:
     """The highest-scoring path from ``start_state`` at 0 to ``end_state`` at ``n - 1``.
 
@@ -172,38 +208,52 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
     states = np.full(n, -1, dtype=np.int16)
     if n == 0:
         return DecodedPath(states, 0.0)
+    src, weight, _, starts, index = edges.steady_in
     score = _viterbi(
-        *_inbound(edges, evidence),
-        start_state,
-        end_state,
-        states,
-    )
+        src, weight, starts, index, *edges.gated, *edges.indexes,
+        *evidence.by_position, evidence.prefix, start_state, end_state, states,
+    )  # fmt: skip
     return DecodedPath(states, float(score))
 
 
-def forward(edges: EdgeList, evidence: Evidence, start_state: int) -> tuple[np.ndarray, np.ndarray]:
+def _kept_rows(rows: np.ndarray | None, n: int) -> np.ndarray:
+    if rows is None:
+        return np.arange(n, dtype=np.int64)
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    if len(rows) and (rows[0] < 0 or rows[-1] >= n):
+        raise ValueError("kept rows must lie in [0, n)")
+    return rows
+
+
+def forward(
+    edges: EdgeList, evidence: Evidence, start_state: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Scaled forward variables: ``(alpha, log_scale)``.
 
     ``alpha[i, s]`` is the probability of the evidence up to ``i`` with the path in ``s`` at
-    ``i``, divided by ``exp(log_scale[i])``; each row of ``alpha`` sums to 1.
+    ``i``, divided by ``exp(log_scale[i])``; each row of ``alpha`` sums to 1. With ``rows``
+    (positions), only those rows are kept, in ascending order: the pass itself needs only a
+    ring as deep as the longest delay, so memory does not grow with the stretch.
     """
     n, s = len(evidence), edges.n_states
-    alpha = np.zeros((n, s))
+    kept = _kept_rows(rows, n)
+    alpha = np.zeros((len(kept), s))
     log_scale = np.zeros(n)
     if n:
+        src, _, weight_exp, starts, _ = edges.steady_in
         _forward(
-            *_inbound(edges, evidence),
-            np.exp(edges.weight),
-            *evidence.linear,
-            start_state,
-            alpha,
-            log_scale,
-        )
+            src, weight_exp, starts, *edges.gated, edges.indexes[2], *evidence.by_position,
+            evidence.prefix, evidence.emissions_exp, start_state, kept, alpha, log_scale,
+        )  # fmt: skip
     return alpha, log_scale
 
 
 def backward(
-    edges: EdgeList, evidence: Evidence, end_state: int, log_scale: np.ndarray
+    edges: EdgeList,
+    evidence: Evidence,
+    end_state: int,
+    log_scale: np.ndarray,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Backward variables scaled with the forward pass's ``log_scale``.
 
@@ -211,87 +261,90 @@ def backward(
     times ``exp(log_scale[i] - log_scale[-1])``, so that ``alpha * beta / alpha[-1, end_state]``
     is the posterior probability that an edge into ``s`` ends at ``i`` (the path's occupancy,
     except inside a delayed edge's span), and the log-likelihood of the
-    whole stretch is ``log_scale[-1] + log(alpha[-1, end_state])``.
+    whole stretch is ``log_scale[-1] + log(alpha[-1, end_state])``. ``rows`` as in
+    :func:`forward`.
     """
     n, s = len(evidence), edges.n_states
-    order = np.argsort(edges.src, kind="stable").astype(np.int32)
-    outgoing = np.concatenate(([0], np.cumsum(np.bincount(edges.src, minlength=s)))).astype(
-        np.int32
-    )
-    beta = np.zeros((n, s))
+    kept = _kept_rows(rows, n)
+    beta = np.zeros((len(kept), s))
     if n:
+        dst, _, weight_exp, starts, _ = edges.steady_out
         _backward(
-            edges.dst,
-            edges.delay,
-            edges.condition,
-            edges.weight,
-            edges.state_class,
-            order,
-            outgoing,
-            *evidence.by_position,
-            evidence.prefix,
-            np.exp(edges.weight),
-            *evidence.linear,
-            end_state,
-            log_scale,
-            beta,
-        )
+            dst, weight_exp, starts, *edges.gated, edges.indexes[2], *evidence.by_position,
+            evidence.prefix, evidence.emissions_exp, end_state, log_scale, kept, beta,
+        )  # fmt: skip
     return beta
 
 
 @numba.njit(cache=True, nogil=True)
-def _edge_score(edge, i, delay, condition, weight, klass, emissions, conditions, prefix):
-    """Score of taking ``edge`` into its destination ending at position ``i``."""
-    d = delay[edge]
-    entry = i - d + 1
-    gate = conditions[entry, condition[edge]]
-    if gate == _NEG_INF:
-        return _NEG_INF
-    if d == 1:
-        return weight[edge] + gate + emissions[i, klass]
-    return weight[edge] + gate + prefix[i + 1, klass] - prefix[entry, klass]
+def _ring_depth(delay):
+    """Rows kept by a pass: a power of two above the longest delay, so that the row of position
+    ``i`` is ``i & (depth - 1)`` (an integer division per edge would dominate the loops)."""
+    longest = 1
+    for d in delay:
+        longest = max(longest, d)
+    depth = 1
+    while depth < longest + 1:
+        depth *= 2
+    return depth
 
 
 @numba.njit(cache=True, nogil=True)
 def _viterbi(
-    src, delay, condition, weight, state_class, incoming, emissions, conditions, prefix,
+    steady_src, steady_weight, steady_starts, steady_index,
+    gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
+    gated_index, groups, src, delay, state_class, incoming, emissions, conditions, prefix,
     start_state, end_state, states_out,
 ):  # fmt: skip
     n = emissions.shape[0]
     n_states = state_class.shape[0]
-    # A ring of score rows as deep as the longest delay, a power of two so that the row of
-    # position i is i & mask (an integer division per edge would dominate the loop).
-    depth = 1
-    while depth < delay.max() + 1:
-        depth *= 2
-    mask = depth - 1
-    ring = np.full((depth, n_states), _NEG_INF)
+    mask = _ring_depth(delay) - 1
+    ring = np.full((mask + 1, n_states), _NEG_INF)
     pointers = np.full((n, n_states), -1, dtype=np.int8)
+    late = np.empty(n_states)
+    late_k = np.empty(n_states, dtype=np.intp)
     ring[0, start_state] = emissions[0, state_class[start_state]]
     for i in range(1, n):
-        row = ring[i & mask]
-        for s in range(n_states):
-            best = _NEG_INF
-            best_k = -1
-            klass = state_class[s]
-            for k in range(incoming[s], incoming[s + 1]):
-                d = delay[k]
-                entry = i - d + 1
-                if entry < 1:
-                    continue
-                # No early exits on -inf: it propagates through the sum, and data-dependent
-                # branches (is this a splice motif?) would be mispredicted at every position.
+        late[:] = _NEG_INF
+        for g in range(groups.shape[0] - 1):
+            first = groups[g]
+            d = gated_delay[first]
+            entry = i - d + 1
+            if entry < 1:
+                continue
+            gate = conditions[entry, gated_condition[first]]
+            if gate == _NEG_INF:
+                continue
+            before = ring[(i - d) & mask]
+            for j in range(first, groups[g + 1]):
+                t = gated_dst[j]
+                klass = state_class[t]
                 if d == 1:
                     gain = emissions[i, klass]
                 else:
                     gain = prefix[i + 1, klass] - prefix[entry, klass]
-                value = ring[(i - d) & mask, src[k]] + weight[k] + conditions[entry, condition[k]]
-                value += gain
-                if value > best:
-                    best = value
-                    best_k = k - incoming[s]
+                value = before[gated_src[j]] + gated_weight[j] + gate + gain
+                if value > late[t]:
+                    late[t] = value
+                    late_k[t] = gated_index[j]
+        last = ring[(i - 1) & mask]
+        row = ring[i & mask]
+        for s in range(n_states):
+            best = _NEG_INF
+            best_k = -1
+            # Branch-free: which edge wins is data, and a mispredicted branch costs more than
+            # the arithmetic.
+            for j in range(steady_starts[s], steady_starts[s + 1]):
+                value = last[steady_src[j]] + steady_weight[j]
+                better = value > best
+                best = value if better else best
+                best_k = steady_index[j] if better else best_k
+            best += emissions[i, state_class[s]]
+            if late[s] > best:
+                best = late[s]
+                best_k = late_k[s]
             row[s] = best
-            pointers[i, s] = best_k
+            pointers[i, s] = best_k - incoming[s]
     final = ring[(n - 1) & mask, end_state]
     if final == _NEG_INF:
         return final
@@ -310,81 +363,152 @@ def _viterbi(
 
 @numba.njit(cache=True, nogil=True)
 def _forward(
-    src, delay, condition, weight, state_class, incoming, emissions, conditions, prefix,
-    weight_exp, conditions_exp, emissions_exp, start_state, alpha, log_scale,
+    steady_src, steady_weight_exp, steady_starts,
+    gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
+    gated_index, groups, state_class, emissions, conditions, prefix, emissions_exp,
+    start_state, kept, alpha_out, log_scale,
 ):  # fmt: skip
     n = emissions.shape[0]
     n_states = state_class.shape[0]
-    alpha[0, start_state] = 1.0
+    mask = _ring_depth(gated_delay) - 1
+    ring = np.zeros((mask + 1, n_states))
+    late = np.empty(n_states)
+    ring[0, start_state] = 1.0
     log_scale[0] = emissions[0, state_class[start_state]]
+    next_kept = _keep_row(ring[0], 0, kept, 0, alpha_out)
     for i in range(1, n):
-        total = 0.0
-        for s in range(n_states):
-            klass = state_class[s]
-            acc = 0.0
-            for k in range(incoming[s], incoming[s + 1]):
-                d = delay[k]
-                if d > i:
-                    continue
-                previous = alpha[i - d, src[k]]
+        late[:] = 0.0
+        for g in range(groups.shape[0] - 1):
+            first = groups[g]
+            d = gated_delay[first]
+            entry = i - d + 1
+            if entry < 1:
+                continue
+            gate = conditions[entry, gated_condition[first]]
+            if gate == _NEG_INF:
+                continue
+            before = ring[(i - d) & mask]
+            if d == 1:
+                gate_exp = np.exp(np.float64(gate))
+                for j in range(first, groups[g + 1]):
+                    t = gated_dst[j]
+                    late[t] += (
+                        before[gated_src[j]]
+                        * gated_weight_exp[j]
+                        * gate_exp
+                        * emissions_exp[i, state_class[t]]
+                    )
+                continue
+            # Row i - d is scaled by its own cumulative factor: bring it to row i - 1's.
+            rescale = gate + log_scale[i - d] - log_scale[i - 1]
+            for j in range(first, groups[g + 1]):
+                previous = before[gated_src[j]]
                 if previous == 0.0:
                     continue
-                if d == 1:
-                    acc += (
-                        previous
-                        * weight_exp[k]
-                        * conditions_exp[i, condition[k]]
-                        * emissions_exp[i, klass]
-                    )
-                    continue
-                value = _edge_score(
-                    k, i, delay, condition, weight, klass, emissions, conditions, prefix
-                )
-                if value == _NEG_INF:
-                    continue
-                # Earlier rows are scaled by their own cumulative factor: bring them to i - 1's.
-                acc += previous * np.exp(value + log_scale[i - d] - log_scale[i - 1])
-            alpha[i, s] = acc
+                t = gated_dst[j]
+                klass = state_class[t]
+                value = gated_weight[j] + rescale + prefix[i + 1, klass] - prefix[entry, klass]
+                late[t] += previous * np.exp(value)
+        last = ring[(i - 1) & mask]
+        row = ring[i & mask]
+        total = 0.0
+        for s in range(n_states):
+            acc = 0.0
+            for j in range(steady_starts[s], steady_starts[s + 1]):
+                acc += last[steady_src[j]] * steady_weight_exp[j]
+            acc = acc * emissions_exp[i, state_class[s]] + late[s]
+            row[s] = acc
             total += acc
         if total == 0.0:
             log_scale[i:] = _NEG_INF
             return
+        scale = 1.0 / total
         for s in range(n_states):
-            alpha[i, s] /= total
+            row[s] *= scale
         log_scale[i] = log_scale[i - 1] + np.log(total)
+        next_kept = _keep_row(row, i, kept, next_kept, alpha_out)
 
 
 @numba.njit(cache=True, nogil=True)
 def _backward(
-    dst, delay, condition, weight, state_class, order, outgoing, emissions, conditions, prefix,
-    weight_exp, conditions_exp, emissions_exp, end_state, log_scale, beta,
+    steady_dst, steady_weight_exp, steady_starts,
+    gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
+    gated_index, groups, state_class, emissions, conditions, prefix, emissions_exp,
+    end_state, log_scale, kept, beta_out,
 ):  # fmt: skip
     n = emissions.shape[0]
     n_states = state_class.shape[0]
-    beta[n - 1, end_state] = 1.0
+    mask = _ring_depth(gated_delay) - 1
+    ring = np.zeros((mask + 1, n_states))
+    following = np.empty(n_states)
+    late = np.empty(n_states)
+    ring[(n - 1) & mask, end_state] = 1.0
+    # Kept rows are filled from the last one down.
+    next_kept = _keep_row_down(ring[(n - 1) & mask], n - 1, kept, kept.shape[0] - 1, beta_out)
     for i in range(n - 2, -1, -1):
-        # beta[i + 1] is scaled by row i + 1's cumulative factor: bring it to row i's.
+        # Row i + 1 is scaled by its own cumulative factor: bring it to row i's.
         step = np.exp(log_scale[i] - log_scale[i + 1])
+        after = ring[(i + 1) & mask]
+        for t in range(n_states):
+            following[t] = after[t] * emissions_exp[i + 1, state_class[t]] * step
+        late[:] = 0.0
+        entry = i + 1
+        for g in range(groups.shape[0] - 1):
+            first = groups[g]
+            d = gated_delay[first]
+            if i + d > n - 1:
+                continue
+            gate = conditions[entry, gated_condition[first]]
+            if gate == _NEG_INF:
+                continue
+            if d == 1:
+                gate_exp = np.exp(np.float64(gate))
+                for j in range(first, groups[g + 1]):
+                    late[gated_src[j]] += following[gated_dst[j]] * gated_weight_exp[j] * gate_exp
+                continue
+            later_row = ring[(i + d) & mask]
+            rescale = gate + log_scale[i] - log_scale[i + d]
+            for j in range(first, groups[g + 1]):
+                later = later_row[gated_dst[j]]
+                if later == 0.0:
+                    continue
+                klass = state_class[gated_dst[j]]
+                value = gated_weight[j] + rescale + prefix[i + d + 1, klass] - prefix[entry, klass]
+                late[gated_src[j]] += later * np.exp(value)
+        row = ring[i & mask]
         for s in range(n_states):
-            acc = 0.0
-            for j in range(outgoing[s], outgoing[s + 1]):
-                k = order[j]
-                d = delay[k]
-                if i + d > n - 1:
-                    continue
-                following = beta[i + d, dst[k]]
-                if following == 0.0:
-                    continue
-                if d == 1:
-                    factor = weight_exp[k] * conditions_exp[i + 1, condition[k]]
-                    factor *= emissions_exp[i + 1, state_class[dst[k]]]
-                    acc += following * factor * step
-                    continue
-                value = _edge_score(
-                    k, i + d, delay, condition, weight, state_class[dst[k]], emissions,
-                    conditions, prefix,
-                )  # fmt: skip
-                if value == _NEG_INF:
-                    continue
-                acc += following * np.exp(value + log_scale[i] - log_scale[i + d])
-            beta[i, s] = acc
+            acc = late[s]
+            for j in range(steady_starts[s], steady_starts[s + 1]):
+                acc += following[steady_dst[j]] * steady_weight_exp[j]
+            row[s] = acc
+        next_kept = _keep_row_down(row, i, kept, next_kept, beta_out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _prefix_sums(values):
+    """float64 ``(n + 1, K)`` running sums of an ``(n, K)`` array down its rows, from zero (numpy's
+    cumsum down the short axis of a C-order array is several times slower)."""
+    n, k = values.shape
+    out = np.zeros((n + 1, k))
+    for i in range(n):
+        for j in range(k):
+            out[i + 1, j] = out[i, j] + values[i, j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_row(row, i, kept, next_kept, out):
+    """Copy ``row`` (position ``i``) out when it is the next kept row; returns the next one."""
+    if next_kept < kept.shape[0] and kept[next_kept] == i:
+        out[next_kept] = row
+        return next_kept + 1
+    return next_kept
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_row_down(row, i, kept, next_kept, out):
+    """As :func:`_keep_row`, for a pass from the end down."""
+    if next_kept >= 0 and kept[next_kept] == i:
+        out[next_kept] = row
+        return next_kept - 1
+    return next_kept

@@ -18,9 +18,11 @@ import click
 
 from genatator import __version__
 from genatator.bundles import DEFAULT_BUNDLE as DEFAULT_MODEL
+from genatator.cli_common import apply_threads, threads_option, verbosity_options
 from genatator.cli_splice import splice
 from genatator.decode.options import DECODERS
 from genatator.errors import GenatatorError, GenatatorWarning
+from genatator.threads import quiet_waiting
 
 logger = logging.getLogger("genatator")
 
@@ -31,6 +33,7 @@ logger = logging.getLogger("genatator")
 @click.option("-q", "--quiet", is_flag=True, help="Only print warnings and errors.")
 def cli(debug: bool, quiet: bool) -> None:
     """De novo gene annotation with a DNA language model (GENATATOR)."""
+    quiet_waiting()  # before any subcommand loads torch's OpenMP
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="genatator: %(message)s", stream=sys.stderr, force=True)
     warnings.showwarning = _show_warning
@@ -71,6 +74,7 @@ def directory_option(help_text: str, name: str = "output"):  # type: ignore[no-u
 @cli.command()
 @click.argument("genome", type=click.Path(dir_okay=False, allow_dash=True))
 @output_option("TSV")
+@verbosity_options
 def stats(genome: str, output: str) -> None:
     """Per-sequence length, N fraction and soft-masked fraction of a FASTA file (TSV)."""
     from genatator._io import atomic_output
@@ -103,6 +107,7 @@ def stats(genome: str, output: str) -> None:
     is_flag=True,
     help="Skip malformed lines with a counted warning instead of failing.",
 )
+@verbosity_options
 def convert(annotation: str, output: str, input_format: str, lenient: bool) -> None:
     """Normalise a GFF3 or GTF annotation into genatator's GFF3 (sorted, SO types, phases)."""
     from genatator.annotation import read_annotation, save_gff3
@@ -144,6 +149,7 @@ def tokenizer() -> None:
     help="Train on a uniform sample of this many bases.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sample.")
+@verbosity_options
 def tokenizer_train(genome: str, output: str, vocab_size: int, max_bases: int, seed: int) -> None:
     """Train a BPE tokenizer on GENOME (FASTA, plain/gzip/bgzip, '-' for stdin)."""
     from genatator.tokenizer import train_tokenizer_on_fasta
@@ -182,6 +188,7 @@ def model() -> None:
     "directory or a Hugging Face hub id.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random init.")
+@verbosity_options
 def model_init(
     preset: str, output: str, tokenizer_path: str | None, backbone: str | None, seed: int
 ) -> None:
@@ -266,6 +273,7 @@ def gene_model() -> None:
     help="GFF3/GTF of --orf-genome: each spliced transcript's longest ORF (>= 100 codons) "
     "counts as coding.",
 )
+@verbosity_options
 def gene_model_count(
     genome: str,
     annotation: str,
@@ -418,6 +426,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     default="auto",
     help="auto: CUDA when available.",
 )
+@threads_option()
+@verbosity_options
 def train(**options: object) -> None:
     """Train an annotator on genomes with annotations (resumable; multi-GPU with torchrun).
 
@@ -434,6 +444,7 @@ def train(**options: object) -> None:
     from genatator.training.trainer import train as run_training
 
     ctx = click.get_current_context()
+    apply_threads(options.pop("threads"))  # type: ignore[arg-type]
     run_dir = options.pop("run_dir")
     resume = bool(options.pop("resume"))
     genomes, annotations = options.pop("genomes"), options.pop("annotations")
@@ -478,14 +489,6 @@ def train(**options: object) -> None:
 # -- annotation -------------------------------------------------------------------------------
 
 
-def _set_verbosity(quiet: bool, debug: bool) -> None:
-    """Honour ``--quiet``/``--debug`` given after the subcommand name as well as before it."""
-    if debug:
-        logging.getLogger().setLevel(logging.DEBUG)
-    elif quiet:
-        logging.getLogger().setLevel(logging.WARNING)
-
-
 @cli.command(context_settings={"show_default": True})
 @click.argument("genome", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
@@ -524,9 +527,7 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
     default="auto",
     help="auto: bf16 (or fp16) autocast on GPU, fp32 on CPU.",
 )
-@click.option(
-    "--threads", type=click.IntRange(min=1), help="CPU threads for torch [default: torch's]."
-)
+@threads_option()
 @click.option(
     "--seed",
     type=int,
@@ -591,8 +592,7 @@ def _set_verbosity(quiet: bool, debug: bool) -> None:
 )
 @click.option("--resume", is_flag=True, help="Keep sequences an interrupted run finished.")
 @click.option("--shard", help="i/n: annotate every n-th sequence from the i-th (job arrays).")
-@click.option("-q", "--quiet", is_flag=True, help="Only print warnings and errors.")
-@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
+@verbosity_options
 def annotate(genome: str, output: str, model_source: str, **options: object) -> None:
     """Predict genes and transcripts of GENOME (FASTA, gzip or '-') as GFF3.
 
@@ -611,7 +611,6 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
     from genatator.regions import parse_regions
     from genatator.tracks import default_track_format
 
-    _set_verbosity(bool(options["quiet"]), bool(options["debug"]))
     track_format = str(options["track_format"])
     if track_format == "auto":
         track_format = default_track_format()
@@ -642,7 +641,7 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         splice_model=options["splice_model"],  # type: ignore[arg-type]
         default_splice_model=not options["no_splice_model"],
         resume=bool(options["resume"]),
-        threads=options["threads"],  # type: ignore[arg-type]
+        threads=apply_threads(options["threads"]),  # type: ignore[arg-type]
         seed=int(options["seed"]),  # type: ignore[call-overload]
     )
     outputs = Outputs(
@@ -690,6 +689,7 @@ def _genome_length(genome: str) -> int | None:
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @output_option("GFF3")
+@verbosity_options
 def merge(inputs: tuple[str, ...], output: str) -> None:
     """Merge GFF3 files of `annotate --shard` runs into one sorted file with unique IDs."""
     from genatator.annotation import save_gff3
@@ -717,6 +717,7 @@ def merge(inputs: tuple[str, ...], output: str) -> None:
     "--lenient", is_flag=True, help="Skip malformed lines and transcripts with a warning."
 )
 @output_option("Report")
+@verbosity_options
 def evaluate(
     prediction: str,
     reference: str,
@@ -766,7 +767,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return 2
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        # click turns EOFError into Abort (Ctrl-D at a prompt, and genatator has none): one
+        # that escaped a reader is a bug to report, not an interruption.
+        if isinstance(abort.__cause__, EOFError):
+            return _internal_error(abort.__cause__, debug)
         click.echo("genatator: interrupted", err=True)
         return 130
     except GenatatorError as error:
@@ -783,15 +788,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("genatator: interrupted", err=True)
         return 130
     except Exception as error:
-        if debug:
-            raise
-        click.echo(
-            f"genatator: internal error: {type(error).__name__}: {error} "
-            "(rerun with --debug for a traceback)",
-            err=True,
-        )
-        return 1
+        return _internal_error(error, debug)
     return 0
+
+
+def _internal_error(error: BaseException, debug: bool) -> int:
+    """Exit status 1 with a one-line report of an unexpected error (re-raised with --debug)."""
+    if debug:
+        raise error
+    click.echo(
+        f"genatator: internal error: {type(error).__name__}: {error} "
+        "(rerun with --debug for a traceback)",
+        err=True,
+    )
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

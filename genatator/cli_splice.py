@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import click
 
+from genatator.cli_common import apply_threads, threads_option, verbosity_options
 from genatator.errors import ConfigError
 
 
 def _echo(message: str) -> None:
-    click.echo(f"genatator: {message}", err=True)
+    """A progress or summary line on stderr, unless -q asked for warnings and errors only."""
+    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        click.echo(f"genatator: {message}", err=True)
 
 
 def _load_model(source: str, device: str, threads: int | None):  # type: ignore[no-untyped-def]
     """A splice model from a bundle name or directory, on the resolved device."""
-    import torch
-
     from genatator.inference import resolve_device
     from genatator.model.checkpoints import resolve_model_dir
     from genatator.splice.models import load_splice_model
 
-    if threads:
-        torch.set_num_threads(threads)
+    apply_threads(threads)
     resolved = resolve_device(device)
     return load_splice_model(resolve_model_dir(source), device=resolved), resolved
 
@@ -57,6 +58,7 @@ def splice() -> None:
 @click.option("--test", help="Test regions or sequences, as --val.")
 @click.option("--seed", type=int, default=0, help="Seed of the negative sampling.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset directory.")
+@verbosity_options
 def extract(genome: str, annotation: str, output: str, **options: object) -> None:
     """Windows around the intron-boundary sites of ANNOTATION in GENOME, with decoys.
 
@@ -120,7 +122,8 @@ def extract(genome: str, annotation: str, output: str, **options: object) -> Non
 )
 @click.option("--seed", type=int, default=0, help="Seed of initialisation and shuffling.")
 @click.option("--device", default="cpu", help="cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, help="CPU threads for torch.")
+@threads_option()
+@verbosity_options
 def train(data: str, output: str, **options: object) -> None:
     """Train a splice-site classifier on DATA (from `splice extract`); best model in OUT/best.
 
@@ -159,7 +162,7 @@ def train(data: str, output: str, **options: object) -> None:
         negatives=str(options["negatives"]),
         seed=int(options["seed"]),  # type: ignore[call-overload]
         device=str(options["device"]),
-        threads=options["threads"],  # type: ignore[arg-type]
+        threads=apply_threads(options["threads"]),  # type: ignore[arg-type]
     )
     summary = train_splice(
         model_config, train_config, data, output, resume=bool(options["resume"]), log=_echo
@@ -177,7 +180,7 @@ def train(data: str, output: str, **options: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Write the report as JSON.")
 @click.option("--batch-size", type=int, default=256, help="Windows per forward pass.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, help="CPU threads for torch.")
+@threads_option()
 @click.option(
     "-o",
     "--output",
@@ -185,6 +188,7 @@ def train(data: str, output: str, **options: object) -> None:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Report ('-': stdout).",
 )
+@verbosity_options
 def evaluate(model: str, **options: object) -> None:
     """Score MODEL on balanced held-out windows and on whole held-out regions.
 
@@ -246,7 +250,8 @@ def evaluate(model: str, **options: object) -> None:
 )
 @click.option("--batch-size", type=int, default=64, help="Chunks or windows per forward pass.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, help="CPU threads for torch.")
+@threads_option()
+@verbosity_options
 def predict(model: str, genome: str, output: str, **options: object) -> None:
     """Score every position of GENOME on both strands; write donor/acceptor sites as BED.
 

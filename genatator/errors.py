@@ -37,6 +37,14 @@ class InputError(GenatatorError):
         return f"{', '.join(where)}: {self.problem}" if where else self.problem
 
 
+class OutputError(GenatatorError):
+    """An output cannot be written where it was asked for (no such directory, a directory)."""
+
+    def __init__(self, message: str, *, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
 class ConfigError(GenatatorError):
     """A configuration value or option combination is invalid."""
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import string
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,7 +13,7 @@ from typing import IO
 import numpy as np
 import pysam
 
-from genatator._io import GZIP_MAGIC, display_name, open_text
+from genatator._io import GZIP_MAGIC, READ_ERRORS, display_name, open_text, read_error
 from genatator.errors import GenatatorWarning, InputError
 
 __all__ = [
@@ -50,9 +48,6 @@ _TO_ACGTN = _acgtn_table()
 
 # Complements of ACGTN and the IUPAC codes (S, W and N are their own complement).
 _COMPLEMENT = bytes.maketrans(b"ACGTNRYKMSWBDHVacgtnrykmswbdhv", b"TGCANYRMKSWVHDBtgcanyrmkswvhdb")
-
-# A gzip stream cut short or damaged raises one of these while it is being read.
-_DECOMPRESSION_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 class _Fractions:
@@ -236,13 +231,8 @@ def read_fasta(path: str | Path, *, allow_empty: bool = False) -> Iterator[Fasta
                     raise _bad_sequence_line(line, path, name, lineno)
                 else:
                     chunks += line.translate(None, _WHITESPACE)
-        except _DECOMPRESSION_ERRORS as exc:
-            raise InputError(
-                f"the gzip stream is truncated or corrupt ({exc})",
-                path=path,
-                record=name,
-                line=lineno + 1,
-            ) from None
+        except READ_ERRORS as exc:
+            raise read_error(exc, path, record=name, line=lineno + 1) from None
     if name is None:
         if allow_empty:
             return

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genatator._io import atomic_output, display_name
+from genatator._io import atomic_output, check_output, display_name, is_special_output
 from genatator.annotation.models import CODING_KIND, Gene, Transcript
 from genatator.annotation.write import write_gff3
 from genatator.decode.content import CodonModel
@@ -217,16 +217,26 @@ def _annotate(
     progress: Callable[[int], None] | None,
     started: float,
 ) -> AnnotateSummary:
-    if world.enabled and (genome == "-" or outputs.gff3 == "-"):
-        raise ConfigError("under torchrun, give the genome and -o as files, not '-'")
-    if options.resume and outputs.gff3 == "-":
-        raise ConfigError("--resume needs -o FILE: finished sequences are kept beside it")
+    if world.enabled and (genome == "-" or _Partial.is_private(outputs.gff3)):
+        raise ConfigError(
+            "under torchrun, give the genome and -o as files, not '-', devices or FIFOs"
+        )
+    if options.resume and _Partial.is_private(outputs.gff3):
+        raise ConfigError(
+            f"-o {outputs.gff3}: --resume needs a regular file, not stdout, a "
+            "device or a FIFO, to keep the finished sequences beside"
+        )
     if options.resume and outputs.tracks:
         raise ConfigError("--tracks cannot be combined with --resume (tracks are not kept)")
     if options.resume and genome == "-":
         raise ConfigError("--resume needs the genome as a file, not '-'")
     if world.enabled and outputs.tracks:
         raise ConfigError("--tracks cannot be written under torchrun; run on one process")
+    # Every output path is checked before any work: a typo must not cost a whole run.
+    for path in (outputs.gff3, outputs.proteins, outputs.cds_fasta):
+        if path is not None:
+            check_output(path)
+    wanted = _regions_by_sequence(options.regions)
 
     directory = resolve_model_dir(model_source)
     settings = InferenceSettings.load(directory)
@@ -266,7 +276,6 @@ def _annotate(
 
     summary = AnnotateSummary()
     window = options.window or settings.window
-    wanted = _regions_by_sequence(options.regions)
     seen: set[str] = set()
     # Every selected sequence of the genome gets a ##sequence-region line in every shard, in
     # genome order, so merged shards list sequences as an unsharded run does.
@@ -280,7 +289,7 @@ def _annotate(
             if outputs.tracks
             else None
         )
-        for index, record in enumerate(read_fasta(genome, allow_empty=True)):
+        for index, record in enumerate(read_fasta(genome)):
             seen.add(record.name)
             if wanted is None or record.name in wanted:
                 lengths[record.name] = record.length
@@ -367,13 +376,13 @@ def _annotate(
         if summary.genes == 0:
             _warn(f"no genes found in {display_name(genome)}; wrote a GFF3 without features")
         logger.info(
-            "annotated %d sequences (%d bp) in %.1f s: %d genes, %d coding%s",
-            summary.sequences,
+            "annotated %s (%d bp) in %.1f s: %s, %d coding%s",
+            _count(summary.sequences, "sequence"),
             summary.nucleotides,
             summary.seconds,
-            summary.genes,
+            _count(summary.genes, "gene"),
             summary.coding,
-            f"; {summary.resumed} sequences kept from the interrupted run"
+            f"; {_count(summary.resumed, 'sequence')} kept from the interrupted run"
             if summary.resumed
             else "",
         )
@@ -629,6 +638,11 @@ def _model_identity(directory: Path) -> str:
     return digest.hexdigest()
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 sequence``, ``2 sequences``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, GenatatorWarning, stacklevel=3)
 
@@ -639,12 +653,18 @@ class _Partial:
     Each finished sequence leaves ``<index>.gff3`` (its genes, without directives), optional
     ``.faa``/``.fna`` and, written last, ``<index>.json`` naming it: a sequence counts as done
     only when its marker exists, so a kill at any moment loses at most the sequence in progress.
+    Output to stdout, a device or a FIFO has no place beside it: a private directory is used.
     """
 
     def __init__(self, output: str, world: Distributed) -> None:
         self.world = world
-        self.stdout = output == "-"
-        self.directory: Path | None = None if self.stdout else Path(output + PARTIAL_SUFFIX)
+        self.private = self.is_private(output)
+        self.directory: Path | None = None if self.private else Path(output + PARTIAL_SUFFIX)
+
+    @staticmethod
+    def is_private(output: str) -> bool:
+        """True when ``output`` gets a private, temporary sidecar (stdout, a device, a FIFO)."""
+        return output == "-" or is_special_output(output)
 
     def start(self, fingerprint: dict, *, resume: bool) -> None:
         if self.directory is None:
@@ -660,15 +680,32 @@ class _Partial:
                     )
             else:
                 if self.directory.exists():
-                    shutil.rmtree(self.directory)
+                    self._discard_interrupted(resume=resume)
                 self.directory.mkdir(parents=True)
                 with atomic_output(run_file) as handle:
                     handle.write(json.dumps(fingerprint, indent=1) + "\n")
         self.world.barrier()
 
+    def _discard_interrupted(self, *, resume: bool) -> None:
+        """Remove an earlier run's sidecar, saying first what finished work goes with it."""
+        assert self.directory is not None
+        finished = len(self._markers())
+        if finished and not resume:
+            _warn(
+                f"{self.directory}: discarded {finished} finished sequence"
+                f"{'s' if finished != 1 else ''} of an interrupted run and started over; "
+                "next time, rerun with --resume to keep them"
+            )
+        shutil.rmtree(self.directory)
+
+    def _markers(self) -> list[Path]:
+        """The markers of the finished sequences in the sidecar."""
+        assert self.directory is not None
+        return [path for path in self.directory.glob("*.json") if path.name != _RUN_FILE]
+
     def discard_temporary(self) -> None:
-        """Remove the private directory of a stdout run (a file output's sidecar is kept)."""
-        if self.stdout and self.directory is not None:
+        """Remove the private directory of a stdout, device or FIFO run (a file's is kept)."""
+        if self.private and self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def discard_on_bad_input(self, exc_type: type | None, *_: object) -> bool:
@@ -716,10 +753,9 @@ class _Partial:
         """Write the final files from the finished sequences, then remove the sidecar."""
         assert self.directory is not None
         markers = sorted(
-            (json.loads(path.read_text(encoding="utf-8")) for path in self.directory.glob("*.json")
-             if path.name != _RUN_FILE),
+            (json.loads(path.read_text(encoding="utf-8")) for path in self._markers()),
             key=lambda marker: marker["index"],
-        )  # fmt: skip
+        )
         summary.sequences = len(markers)
         summary.nucleotides = sum(marker["length"] for marker in markers)
         summary.genes = sum(marker["genes"] for marker in markers)

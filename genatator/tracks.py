@@ -15,6 +15,7 @@ from typing import IO, Literal
 
 import numpy as np
 
+from genatator._io import move_output
 from genatator.errors import ConfigError, GenatatorWarning
 from genatator.labels import CLASSES
 
@@ -407,7 +408,7 @@ class TrackWriter:
                 )
             extension = _EXTENSIONS[self.format]
             for name in self.classes if complete else ():
-                os.replace(
+                move_output(
                     self._staging / f"{name}{extension}", self.directory / f"{name}{extension}"
                 )
         except BaseException:

@@ -98,6 +98,19 @@ def test_convert_example_gtf_to_valid_gff3(tmp_path, capsys, gt_binary):
     assert code == 0 and out == text  # stdout gives the same bytes as the file
 
 
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_quiet_works_after_the_subcommand_name_too(tmp_path, capsys, where):
+    output = tmp_path / "slice.gff3"
+    code, _, err = run(capsys, "convert", EXAMPLE_GTF, "-o", output)
+    assert code == 0 and "34 genes, 83 transcripts written" in err
+    quiet = ["convert", EXAMPLE_GTF, "-o", output, "-q"]
+    code, _, err = run(capsys, *(quiet if where == "after" else ["-q", *quiet[:-1]]))
+    assert code == 0 and err == ""
+    # --debug wins over -q whichever comes first.
+    code, _, err = run(capsys, "convert", EXAMPLE_GTF, "-o", output, "--debug", "-q")
+    assert code == 0 and "written" in err
+
+
 def test_convert_strict_and_lenient(tmp_path, capsys):
     broken = tmp_path / "broken.gtf"
     lines = EXAMPLE_GTF.read_text().splitlines()

@@ -285,6 +285,17 @@ def test_lncrna_strand_comes_from_splice_motifs(strand, tmp_path, gt_binary):
     assert dropped is None
 
 
+@pytest.mark.parametrize(("exon_lengths", "kind"), [((80, 119), "ncRNA"), ((80, 120), "lnc_RNA")])
+def test_short_noncoding_transcripts_are_ncrna_not_lnc_rna(exon_lengths, kind, tmp_path, gt_binary):
+    # The Sequence Ontology's lnc_RNA is over 200 nt: 199 exonic bases are an ncRNA.
+    planted = plant(7, coding=False, exon_lengths=exon_lengths)
+    t = decode_region(planted.probabilities, planted.sequence, seqid="chr1")
+    assert t is not None and t.exons == planted.expected.exons
+    assert (t.kind, t.cds) == (kind, [])
+    gff = validate_gff3(t, tmp_path, gt_binary)
+    assert f"\t{kind}\t" in gff and "\tncRNA_gene\t" in gff
+
+
 def test_single_exon_lncrna_defaults_to_plus():
     planted = plant(6, strand="-", coding=False, exon_lengths=(300,))
     t = decode_region(planted.probabilities, planted.sequence, seqid="chr1")
@@ -353,7 +364,7 @@ def test_confidence_numbers_exact():
         seqid="s",
         strand="+",
         exons=[(500, 510), (530, 540)],
-        kind="lnc_RNA",
+        kind="ncRNA",  # 20 exonic bases: the Sequence Ontology's lnc_RNA is over 200 nt
         score=(7.5 + 10.0 + 6.25) / 40,
         attributes={
             "exon_confidence": "0.6875",

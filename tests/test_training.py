@@ -179,10 +179,16 @@ def test_loss_goes_down_on_a_fixed_batch_of_synthetic_genes(tmp_path, capsys, ge
 def test_resume_after_stopping_reaches_the_same_weights_bit_for_bit(tmp_path, capsys, genome):
     full, split = tmp_path / "full", tmp_path / "split"
     assert run_cli(capsys, *inputs(genome), *FAST, "--max-steps", "6", "-o", full)[0] == 0
-    assert run_cli(capsys, *inputs(genome), *FAST, "--max-steps", "3", "-o", split)[0] == 0
+    code, err = run_cli(capsys, *inputs(genome), *FAST, "--max-steps", "3", "-o", split)
+    assert code == 0, err
+    assert "reusing prepared training data" not in err  # it was just prepared
     code, err = run_cli(capsys, "--resume", "--max-steps", "6", "-o", split)
     assert code == 0, err
     assert "resumed from" in err
+    assert err.count("reusing prepared training data") == 1
+    # Training time goes on from the checkpoint instead of restarting at 0.
+    elapsed = [r["elapsed_s"] for r in records(split)]
+    assert len(elapsed) == 6 and elapsed == sorted(elapsed)
     a, b = checkpoint(full, 6), checkpoint(split, 6)
     assert_same_state(a["model"], b["model"])
     assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()

@@ -105,6 +105,12 @@ def transcript_kind(
         if match:
             if match.group(1)[1] == "M":
                 return CODING_KIND
-            return LNC_KIND if exon_length >= LNC_MIN_LENGTH else "ncRNA"
+            return noncoding_kind(exon_length)
     # A file without any CDS rows says nothing about coding potential: keep the generic type.
     return "ncRNA" if file_has_cds else "transcript"
+
+
+def noncoding_kind(exon_length: int) -> str:
+    """SO type of a non-coding transcript with ``exon_length`` exonic nucleotides: ``lnc_RNA``
+    from :data:`LNC_MIN_LENGTH` (the Sequence Ontology's lnc_RNA is over 200 nt), else ``ncRNA``."""
+    return LNC_KIND if exon_length >= LNC_MIN_LENGTH else "ncRNA"

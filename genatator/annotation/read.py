@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Literal
 from urllib.parse import unquote
 
-from genatator._io import display_name, open_text
+from genatator._io import READ_ERRORS, display_name, open_text, read_error
 from genatator.annotation.kinds import TRANSCRIPT_KINDS, TRANSCRIPT_TYPES, transcript_kind
 from genatator.annotation.models import Annotation, Gene, Span, Transcript, merge_spans
 from genatator.errors import GenatatorWarning, InputError
@@ -31,6 +31,8 @@ _GTF_ATTRIBUTE = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s;"]+))\s*(?:;|$)
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _BARE_ID = re.compile(r"\s*[^\s\";=]+\s*")
 _role_cache: dict[str, int | None] = {}
+# GFF3's strands. Transcripts and their parts need + or -; '*' (a GTF/SAM habit) is no strand.
+_GENE_STRANDS = frozenset("+-.?")
 
 
 def _part_role(feature_type: str) -> int | None:
@@ -75,6 +77,9 @@ class _Problems:
         self.messages.append(str(error))
 
 
+_PHASES = frozenset({".", "0", "1", "2"})
+
+
 @dataclass(slots=True)
 class _Row:
     """One feature line, coordinates already converted to 0-based half-open."""
@@ -96,7 +101,12 @@ def _parse_row(text: str, line: int, problems: _Problems) -> _Row | None:
     if len(cols) != 9:
         problems.report(f"expected 9 tab-separated columns, found {len(cols)}", line=line)
         return None
-    seqid, source, ftype, start_text, end_text, score, strand, _, attributes = cols
+    seqid, source, ftype, start_text, end_text, score, strand, phase, attributes = cols
+    if phase not in _PHASES:
+        # Phases are recomputed from the exons on output, but an impossible one means a broken
+        # file (a shifted column, a hand edit) whose other columns cannot be trusted either.
+        problems.report(f"phase {phase!r} is not 0, 1, 2 or '.'", line=line)
+        return None
     try:
         start, end = int(start_text), int(end_text)
     except ValueError:
@@ -623,7 +633,55 @@ class _Gff3Parser:
             parent = parents[0] if parents else None
         return None if parent in seen else parent
 
+    def _parent_cycles(self) -> Iterator[list[str]]:
+        """Each Parent cycle among the features (``[a, b, a]``), by depth-first search.
+
+        Every cycle holds an edge back into the search path, and each such edge is yielded
+        once, so dropping the yielded features leaves no cycle.
+        """
+        features = self.features
+        state: dict[str, bool] = {}  # True while on the search path, False when done
+        for root, feature in features.items():
+            if root in state:
+                continue
+            for parent in feature.parents:
+                if parent in features and state.get(parent) is not False:
+                    break
+            else:  # no parent left to search (genes, and transcripts after their gene): done
+                state[root] = False
+                continue
+            state[root] = True
+            path, pending = [root], [iter(feature.parents)]
+            while path:
+                parent = next(pending[-1], None)
+                if parent is None:
+                    state[path.pop()] = False
+                    pending.pop()
+                elif state.get(parent):
+                    yield [*path[path.index(parent) :], parent]
+                elif parent in features and parent not in state:
+                    state[parent] = True
+                    path.append(parent)
+                    pending.append(iter(features[parent].parents))
+
+    def _drop_cycles(self) -> None:
+        """Report Parent cycles (GFF3 forbids them); lenient, drop the features in them."""
+        dropped: set[str] = set()
+        for cycle in self._parent_cycles():
+            # Name the cycle from the feature defined first, on whose line it is reported.
+            first = min(range(len(cycle) - 1), key=lambda i: self.features[cycle[i]].row.line)
+            cycle = cycle[first:-1] + cycle[: first + 1]
+            self.problems.report(
+                f"Parent cycle {' -> '.join(map(repr, cycle))}",
+                line=self.features[cycle[0]].row.line,
+            )
+            dropped.update(cycle)
+        for feature_id in dropped:
+            del self.features[feature_id]
+        self.skipped |= dropped  # their children were skipped with them, not orphaned
+
     def finish(self) -> list[Gene]:
+        self._drop_cycles()
         self._check_orphans()
         is_transcript = {
             fid
@@ -663,6 +721,13 @@ class _Gff3Parser:
                 f"duplicate ID {gene_id!r} (first defined on line {gene.row.line})",
                 line=self.duplicates.pop(gene_id),
             )
+        if gene.row.strand not in _GENE_STRANDS:
+            self.problems.report(
+                f"gene strand {gene.row.strand!r} is not +, -, . or ?",
+                line=gene.row.line,
+                record=gene_id,
+            )
+            return False
         # A gene row may leave its strand '.' or '?': its transcripts carry the strand.
         strand_ok = gene.row.strand not in ("+", "-") or gene.row.strand == tx.strand
         if gene.row.seqid != tx.seqid or not strand_ok:
@@ -676,12 +741,39 @@ class _Gff3Parser:
 
 
 @contextlib.contextmanager
-def _open_lines(source: str | Path | IO[str]) -> Iterator[tuple[Iterable[str], str]]:
+def _open_lines(source: str | Path | IO[str]) -> Iterator[tuple[Iterable[str | bytes], str]]:
     if isinstance(source, (str, Path)):
         with open_text(source) as handle:
-            yield handle, display_name(source)
+            # Lines as bytes, decoded one by one: a line that is not text is named exactly.
+            yield handle.buffer, display_name(source)  # type: ignore[attr-defined]
     else:
         yield source, str(getattr(source, "name", "<stream>"))
+
+
+def _numbered_lines(lines: Iterable[str | bytes], problems: _Problems) -> Iterator[tuple[int, str]]:
+    """``(line number, text)``; a line that is not UTF-8 is a problem, a damaged file an error."""
+    number = 0
+    try:
+        for number, line in enumerate(lines, 1):
+            if isinstance(line, bytes):
+                try:
+                    line = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    problems.report(
+                        f"binary data, not UTF-8 text (byte 0x{line[exc.start]:02x} at column "
+                        f"{exc.start + 1})",
+                        line=number,
+                    )
+                    continue
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]  # a byte-order mark, as some Windows editors write
+            yield number, line
+    except READ_ERRORS as exc:
+        raise read_error(exc, problems.name, line=number + 1) from None
+    except UnicodeDecodeError as exc:  # a text handle passed in decodes by itself
+        raise InputError(
+            f"binary data, not UTF-8 text ({exc.reason})", path=problems.name, line=number + 1
+        ) from None
 
 
 def _detect(lines: Iterator[tuple[int, str]]) -> tuple[str, list[tuple[int, str]]]:
@@ -750,12 +842,14 @@ def read_annotation(
     in ``Transcript.exon_scores`` when every exon is one row with a numeric score.
 
     Problems (each an InputError naming file, line and feature): bad column count, coordinates,
-    score or attributes; strand other than + or - on a transcript or its parts (a GFF3 gene row
-    may use ``.``); missing ID, Parent, transcript_id; undefined Parent; duplicate transcript or
-    gene ID; parts on another sequence or strand than their transcript; partially overlapping
-    exons; CDS outside the exons; a stop codon not at the CDS 3' end; a gene past its
-    ``##sequence-region``. Exact duplicate and touching exons merge silently. With ``lenient``
-    the line or transcript is skipped instead (overlapping exons are merged and kept).
+    score or attributes; a line that is not UTF-8 text; strand other than + or - on a transcript
+    or its parts (a GFF3 gene row may use ``.`` or ``?``, never ``*``); missing ID, Parent,
+    transcript_id; undefined Parent; a Parent cycle; duplicate transcript or gene ID; parts on
+    another sequence or strand than their transcript; partially overlapping exons; CDS outside
+    the exons; a stop codon not at the CDS 3' end; a gene past its ``##sequence-region``. Exact
+    duplicate and touching exons merge silently. With ``lenient`` the line or transcript is
+    skipped instead (overlapping exons are merged and kept; a cycle's features are dropped).
+    A truncated or corrupt gzip stream is an InputError even with ``lenient``.
 
     Args:
         source: path, ``-`` for standard input, or an open text handle.
@@ -777,7 +871,7 @@ def read_annotation(
     lengths: dict[str, int] = {}
     with _open_lines(source) as (handle, name):
         problems = _Problems(name, lenient)
-        numbered = enumerate(handle, 1)
+        numbered = _numbered_lines(handle, problems)
         head: list[tuple[int, str]] = []
         fmt = format
         if fmt == "auto":

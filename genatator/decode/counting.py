@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import tempfile
 from collections import defaultdict
@@ -16,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genatator._io import display_name
+from genatator._io import display_name, move_output
 from genatator.annotation import read_annotation
 from genatator.annotation.models import Gene, Span, Transcript, merge_spans
 from genatator.decode.content import (
@@ -249,7 +248,7 @@ def write_gene_model(directory: str | Path, counts: GeneModelCounts) -> list[Pat
         counts.site_matrices.save(staging / SITE_MODEL_FILE)
         paths = []
         for name in (*GENE_MODEL_FILES, SITE_MODEL_FILE):
-            os.replace(staging / name, directory / name)
+            move_output(staging / name, directory / name)
             paths.append(directory / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

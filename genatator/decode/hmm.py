@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genatator.annotation.models import CODING_KIND, LNC_KIND, Span, Transcript
+from genatator.annotation.kinds import noncoding_kind
+from genatator.annotation.models import CODING_KIND, Span, Transcript
 from genatator.decode.content import CodonModel
 from genatator.decode.evidence import MotifPenalties, build_evidence
 from genatator.decode.kernel import Evidence, backward, forward, viterbi
@@ -112,8 +113,8 @@ class HmmDecoder:
         strand = "+" if self._plus[path[0]] else "-"
         exons = _spans(runs(self._exonic[path]), int(a) + offset)
         cds = _spans(runs(self._coding[path]), int(a) + offset)
+        length = sum(end - start for start, end in exons)
         if not cds:
-            length = sum(end - start for start, end in exons)
             options = self.options
             if not options.lncrna or length < options.min_lncrna_length:
                 return None
@@ -125,7 +126,7 @@ class HmmDecoder:
             strand=strand,
             exons=exons,
             cds=cds,
-            kind=CODING_KIND if cds else LNC_KIND,
+            kind=CODING_KIND if cds else noncoding_kind(length),
             source="genatator",
         )
 

@@ -112,9 +112,12 @@ def read_gena_checkpoint(name_or_path: str | Path) -> tuple[EncoderConfig, dict[
         raise ModelError(f"{directory}: no config.json (not a GENA-LM checkpoint directory)")
     try:
         hf_config = json.loads(config_path.read_text(encoding="utf-8"))
-        config = EncoderConfig.from_hf_dict(hf_config)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # cut short, or binary
         raise ModelError(f"{config_path}: not valid JSON ({exc})") from None
+    if not isinstance(hf_config, dict):
+        raise ModelError(f"{config_path}: not a GENA-LM config (not a JSON object)")
+    try:
+        config = EncoderConfig.from_hf_dict(hf_config)
     except ConfigError as exc:
         raise ModelError(f"{config_path}: {exc}") from None
 

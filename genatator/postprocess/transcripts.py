@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from genatator.annotation.models import CODING_KIND, LNC_KIND, Span, Transcript
+from genatator.annotation.kinds import noncoding_kind
+from genatator.annotation.models import CODING_KIND, Span, Transcript
 from genatator.labels import CDS, EXON, INTRON
 from genatator.postprocess.assembly import (
     ThresholdOptions,
@@ -59,7 +60,8 @@ def decode_region(
     ``options.splice_snap`` > 0) and filter (:func:`filter_splice_sites`), when enabled and
     multi-exon, CDS (:func:`model_cds` or :func:`longest_orf_cds` per ``options.cds_mode``),
     then the type: ``mRNA`` when the CDS has at least ``options.min_cds_codons`` codons besides
-    the stop, else ``lnc_RNA`` without CDS.
+    the stop, else non-coding without CDS: ``lnc_RNA`` from 200 exonic nt, ``ncRNA`` below
+    (:func:`genatator.annotation.kinds.noncoding_kind`).
 
     With ``site_scores`` (a splice-site model's), the snapping moves each splice boundary up to
     ``options.site_shift`` nt to the best-scoring admissible site, and the filter keeps a
@@ -162,7 +164,7 @@ def decode_region(
         strand=strand,
         exons=[(start + offset, end + offset) for start, end in exons],
         cds=[(start + offset, end + offset) for start, end in cds],
-        kind=CODING_KIND if coding else LNC_KIND,
+        kind=CODING_KIND if coding else noncoding_kind(spliced_length(exons)),
         gene_id="",
         score=(exon_total + intron_total) / span,
         source="genatator",

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import warnings
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -743,7 +744,7 @@ def load_split(data_dir: str | Path, split: str, *, window: int | None = None) -
         raise InputError("no such file", path=path) from None
     except KeyError as exc:
         raise InputError(f"missing array {exc}", path=path) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # damaged
         raise InputError(f"unreadable split file ({exc})", path=path) from None
     n = len(arrays["labels"])
     if arrays["windows"].ndim != 2 or arrays["windows"].shape[1] != length:

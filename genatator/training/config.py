@@ -104,7 +104,7 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, AttributeError) as exc:  # ValueError: bad JSON
             raise ConfigError(f"{path}: cannot read the run's training options ({exc})") from None
 
     def resumed_with(self, given: dict[str, Any]) -> TrainConfig:

@@ -11,6 +11,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from zipfile import BadZipFile
 
 import numpy as np
 
@@ -137,13 +138,10 @@ def prepare(
     cache = Path(cache)
     sources, val_sources, val_regions = list(sources), list(val_sources), list(val_regions)
     expected = fingerprint(sources, val_sources, val_regions)
-    manifest = cache / MANIFEST
-    if manifest.is_file():
-        values = json.loads(manifest.read_text(encoding="utf-8"))
-        if values.get("fingerprint") == expected:
-            logger.info("reusing prepared training data in %s", cache)
-            return _load(cache, values)
-        logger.info("training inputs changed since %s was prepared; preparing again", cache)
+    if (cache / MANIFEST).is_file():
+        reused = _reuse(cache, expected)
+        if reused is not None:
+            return reused
 
     cache.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
@@ -164,6 +162,25 @@ def prepare(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return _load(cache, values)
+
+
+def _reuse(cache: Path, expected: dict) -> PreparedData | None:
+    """The prepared data in ``cache`` if it comes from the ``expected`` inputs and is whole."""
+    try:
+        values = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
+        if values.get("fingerprint") != expected:
+            logger.info("training inputs changed since %s was prepared; preparing again", cache)
+            return None
+        data = _load(cache, values)
+        for index in range(len(data.chromosomes)):
+            for array in (data.sequence, data.labels, data.transcript_labels):
+                array(index)  # mapping an array checks its file's header and size
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, BadZipFile) as exc:
+        # Derived data, so a damaged cache (a full disk, a copy cut short) is rebuilt, not fatal.
+        logger.warning("prepared data in %s is damaged (%s); preparing again", cache, exc)
+        return None
+    logger.info("reusing prepared training data in %s", cache)
+    return data
 
 
 def _load(cache: Path, values: dict) -> PreparedData:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import math
+import shutil
 import signal
 import sys
 import time
@@ -119,13 +120,26 @@ class _Trainer:
                 error = exc
         self.world.share_outcome(error)
         self.config = TrainConfig.load(self.run_dir / CONFIG_FILE)
-        self.data = self._prepare()
+        if not self.world.is_main:  # rank 0 prepared (or reused) the data in _set_up
+            self.data = self._prepare()
         self.model, self.tokenizer = load_model_directory(self.run_dir / INIT_DIR)
         self.source = self._sample_source()
         return self._train(progress=progress)
 
     def _set_up(self, config: TrainConfig | None, *, resume: bool, given: dict[str, Any]) -> None:
-        """Rank 0: options, prepared data, initial model and window, before any training."""
+        """Rank 0: options, prepared data, initial model and window, before any training. A run
+        directory this call created is removed again when its inputs turn out bad."""
+        created = not self.run_dir.exists()
+        try:
+            self._set_up_run(config, resume=resume, given=given)
+        except GenatatorError:
+            if created:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
+    def _set_up_run(
+        self, config: TrainConfig | None, *, resume: bool, given: dict[str, Any]
+    ) -> None:
         saved = self.run_dir / CONFIG_FILE
         if resume and saved.is_file():
             config = TrainConfig.load(saved).resumed_with(given)
@@ -232,11 +246,11 @@ class _Trainer:
             ),
         )
         torch.manual_seed(config.seed + world.rank)
-        step, best = 0, _Best()
+        step, best, elapsed = 0, _Best(), 0.0
         checkpoints = _Checkpoints(self.run_dir / CHECKPOINT_DIR, config.keep_checkpoints)
         latest = checkpoints.latest()
         if latest is not None:
-            step, best = _restore(latest, model, optimizer, scheduler, world)
+            step, best, elapsed = _restore(latest, model, optimizer, scheduler, world)
             logger.info("resumed from %s (step %d)", latest, step)
         metrics_log = _MetricsLog(self.run_dir / METRICS_FILE, enabled=world.is_main)
         metrics_log.truncate_after(step)
@@ -252,7 +266,7 @@ class _Trainer:
         per_step = config.batch_size * config.grad_accum * world.world_size
         content = model.config.memory.content_per_segment
 
-        started = time.monotonic()
+        started = time.monotonic() - elapsed  # elapsed_s goes on from the checkpoint
         window_losses: list[float] = []
         window_nt, window_started = 0.0, time.monotonic()
         bar = tqdm(
@@ -373,7 +387,9 @@ class _Trainer:
                 if stopping or step % config.save_every == 0 or step == config.max_steps:
                     rng = world.gather(_rng_state(device))
                     if world.is_main:
-                        checkpoints.save(step, model, optimizer, scheduler, rng, best)
+                        checkpoints.save(
+                            step, model, optimizer, scheduler, rng, best, paused - started
+                        )
                 world.barrier()
                 # Validation and checkpoint time is not training time: keep it out of nt/s.
                 window_started += time.monotonic() - paused
@@ -545,6 +561,7 @@ class _Checkpoints:
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         rng: list[dict[str, torch.Tensor]],
         best: _Best,
+        elapsed: float,
     ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         state = {
@@ -557,6 +574,7 @@ class _Checkpoints:
             "rng": rng,
             "best_step": best.step,
             "best_metrics": best.metrics,
+            "elapsed_s": elapsed,
         }
         with atomic_output(self.directory / f"step-{step:08d}.pt", binary=True) as handle:
             torch.save(state, handle)
@@ -571,7 +589,9 @@ def _restore(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     world: Distributed,
-) -> tuple[int, _Best]:
+) -> tuple[int, _Best, float]:
+    """Load a checkpoint into the model, optimizer, scheduler and RNG; returns its step, best
+    result and training seconds so far."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
@@ -591,7 +611,8 @@ def _restore(
     torch.set_rng_state(mine["cpu"])
     if "cuda" in mine and torch.cuda.is_available():
         torch.cuda.set_rng_state(mine["cuda"])
-    return int(state["step"]), _Best(state["best_step"], state["best_metrics"])
+    best = _Best(state["best_step"], state["best_metrics"])
+    return int(state["step"]), best, float(state.get("elapsed_s", 0.0))
 
 
 class _MetricsLog:

@@ -22,7 +22,6 @@ from genatator.cli_common import apply_threads, threads_option, verbosity_option
 from genatator.cli_splice import splice
 from genatator.decode.options import DECODERS
 from genatator.errors import GenatatorError, GenatatorWarning
-from genatator.threads import quiet_waiting
 
 logger = logging.getLogger("genatator")
 
@@ -33,7 +32,6 @@ logger = logging.getLogger("genatator")
 @click.option("-q", "--quiet", is_flag=True, help="Only print warnings and errors.")
 def cli(debug: bool, quiet: bool) -> None:
     """De novo gene annotation with a DNA language model (GENATATOR)."""
-    quiet_waiting()  # before any subcommand loads torch's OpenMP
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="genatator: %(message)s", stream=sys.stderr, force=True)
     warnings.showwarning = _show_warning

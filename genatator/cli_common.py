@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from genatator.threads import usable_cpus, use_threads
+from genatator import threads as cpu_threads
 
 __all__ = ["apply_threads", "threads_option", "verbosity_options"]
 
@@ -17,14 +17,27 @@ def threads_option():  # type: ignore[no-untyped-def]
     return click.option(
         "--threads",
         type=click.IntRange(min=1, max=4096),
-        help="CPU threads for torch [default: the CPUs this process may use, "
-        "its affinity mask and cgroup quota].",
+        help="CPU threads for torch [default: the CPUs this process may use (affinity mask, "
+        "cgroup quota) that are idle when the run starts].",
     )
 
 
 def apply_threads(threads: int | None) -> int:
-    """Resolve ``--threads`` (None: :func:`usable_cpus`) and set torch to it; returns it."""
-    return use_threads(threads if threads is not None else usable_cpus())
+    """Resolve ``--threads`` (None: the idle usable CPUs, see
+    :func:`genatator.threads.default_threads`) and set torch to it; returns the count."""
+    if threads is None:
+        threads = cpu_threads.default_threads()
+        usable = cpu_threads.usable_cpus()
+        if threads < usable:
+            logging.getLogger("genatator").info(
+                "%d of %d usable CPUs are busy with other work: using %d thread%s (--threads "
+                "to choose)",
+                usable - threads,
+                usable,
+                threads,
+                "" if threads == 1 else "s",
+            )
+    return cpu_threads.use_threads(threads)
 
 
 def verbosity_options(command: Callable) -> Callable:

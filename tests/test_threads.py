@@ -1,5 +1,5 @@
-"""CPU threads: the default from the CPUs this process may use, passive OpenMP waiting, and
---threads on every command that runs a network."""
+"""CPU threads: the default from the CPUs this process may use and how many of them are idle,
+and --threads on every command that runs a network."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from helpers import assert_one_line_error, run_cli
 
 from genatator import threads
-from genatator.threads import quiet_waiting, usable_cpus, use_threads
+from genatator.threads import default_threads, idle_cpus, usable_cpus, use_threads
 
 
 @pytest.fixture
@@ -67,56 +67,84 @@ def test_a_real_affinity_mask_is_seen_by_a_fresh_process():
     assert out.stdout.strip() == "1"
 
 
-def test_quiet_waiting_keeps_a_policy_the_user_chose(monkeypatch):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    quiet_waiting()
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    quiet_waiting()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+def _stat(ticks: dict[int, tuple[int, int]]) -> str:
+    """A /proc/stat with the given (busy, idle) ticks per CPU."""
+    lines = ["cpu  1 2 3 4 5 6 7 8 0 0"]
+    lines += [f"cpu{c} {busy} 0 0 {idle} 0 0 0 0 0 0" for c, (busy, idle) in ticks.items()]
+    return "\n".join([*lines, "intr 1 2 3"]) + "\n"
 
 
-def test_the_command_line_sets_the_policy_before_torch_loads():
-    # A fresh interpreter: the CLI's group callback runs before any subcommand imports torch.
-    code = (
-        "import os, sys\n"
-        "from genatator.cli import main\n"
-        "assert 'torch' not in sys.modules\n"
-        "main(['models', 'list'])\n"
-        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+def test_idle_cpus_sums_the_idle_fraction_of_this_process_cpus(monkeypatch, tmp_path):
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(threads, "_PROC_STAT", stat)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    readings = iter([
+        _stat({0: (0, 0), 1: (0, 0), 2: (0, 0), 3: (0, 0)}),
+        # cpu0 fully busy, cpu1 fully idle, cpu2 a quarter idle; cpu3 is not ours.
+        _stat({0: (100, 0), 1: (0, 100), 2: (75, 25), 3: (0, 100)}),
+    ])  # fmt: skip
+    monkeypatch.setattr(threads.time, "sleep", lambda s: stat.write_text(next(readings)))
+    stat.write_text(next(readings))
+    assert idle_cpus() == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize(
+    ("idle", "expected"),
+    [(4.0, 4), (3.8, 4), (3.7, 3), (1.0, 1), (0.2, 1), (None, 4)],
+)
+def test_default_threads_leave_out_busy_cpus(monkeypatch, no_cgroup, idle, expected):
+    # A CPU counts as free when it is at least 75 % idle; never fewer than one thread.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    monkeypatch.setattr(threads, "idle_cpus", lambda interval=0.1: idle)
+    assert default_threads() == expected
+
+
+def test_a_busy_competitor_is_seen(no_cgroup):
+    # One process spinning on one of this process's CPUs leaves at most the others free.
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")
+    cpu = min(os.sched_getaffinity(0))
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"],
+        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
     )
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    assert out.stdout.strip().splitlines()[-1] == "PASSIVE"
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert idle_cpus(0.3) <= len(os.sched_getaffinity(0)) - 0.5
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
-def test_use_threads_defaults_to_the_usable_cpus(monkeypatch):
+def test_use_threads_defaults_to_the_idle_usable_cpus(monkeypatch):
     before = torch.get_num_threads()
     try:
-        monkeypatch.setattr(threads, "usable_cpus", lambda: 1)
+        monkeypatch.setattr(threads, "default_threads", lambda: 1)
         assert use_threads(None) == 1 and torch.get_num_threads() == 1
         assert use_threads(2) == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 
 
-def test_annotate_uses_the_usable_cpus_by_default(capsys, tmp_path, tiny_random_model, monkeypatch):
+def test_annotate_uses_the_idle_cpus_by_default(capsys, tmp_path, tiny_random_model, monkeypatch):
     from helpers import random_dna
 
     genome = tmp_path / "g.fa"
     genome.write_text(">s\n" + random_dna(3000, seed=3) + "\n")
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(2)
-        monkeypatch.setattr(threads, "usable_cpus", lambda: 1)
+        torch.set_num_threads(1)
+        monkeypatch.setattr(threads, "usable_cpus", lambda: 3)
+        monkeypatch.setattr(threads, "idle_cpus", lambda interval=0.1: 2.0)  # one CPU is busy
         code, _, err = run_cli(
             capsys, "annotate", str(genome), "-m", str(tiny_random_model), "-o",
-            str(tmp_path / "o.gff3"), "--decoder", "threshold", "-q",
+            str(tmp_path / "o.gff3"), "--decoder", "threshold",
         )  # fmt: skip
         assert code == 0, err
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        assert "1 of 3 usable CPUs are busy with other work: using 2 threads" in err
     finally:
         torch.set_num_threads(before)
 

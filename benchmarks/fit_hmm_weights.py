@@ -22,7 +22,7 @@ from pathlib import Path
 from decoder_ablation import DATA, DATASETS, decode_hmm, evidence, metrics
 
 from genatator.annotation import read_annotation
-from genatator.decode.fit import fit_weights
+from genatator.decode.fit import SEARCH_STEPS, fit_weights
 from genatator.decode.options import HmmWeights
 from genatator.genome import read_fasta
 from genatator.model.checkpoints import resolve_model_dir
@@ -39,6 +39,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--names",
+        help="only these weights, comma-separated (default: all of genatator.decode.fit's)",
+    )
     parser.add_argument(
         "--within",
         help="a larger region whose cached evidence (decoder_ablation.py's) REGION is cut from, "
@@ -81,7 +85,11 @@ def main() -> int:
         print(f"{value:.4f}  exon {row['exon F1']}  CDS {row['CDS F1']}  {weights}", flush=True)
         return value
 
-    result = fit_weights(objective, decoding.hmm.weights, rounds=args.rounds)
+    names = tuple(args.names.split(",")) if args.names else tuple(SEARCH_STEPS)
+    unknown = set(names) - set(SEARCH_STEPS)
+    if unknown:
+        sys.exit(f"--names: unknown weights {sorted(unknown)}; known: {sorted(SEARCH_STEPS)}")
+    result = fit_weights(objective, decoding.hmm.weights, names=names, rounds=args.rounds)
     print(f"# best {result.objective:.4f}: {result.weights}")
     if args.write:
         settings = InferenceSettings.load(model_dir)

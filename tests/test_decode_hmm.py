@@ -456,6 +456,57 @@ def test_utr_introns_next_to_the_start_and_stop_codons(side: str) -> None:
     _both_strands(_plant(rng, parts))
 
 
+def test_the_utr_intron_penalty_costs_exactly_its_weight_and_can_refuse_utr_introns() -> None:
+    base = _decoder().model
+    weights = dataclasses.replace(STRONG.weights, utr_intron_penalty=1.5)
+    penalised = _decoder(dataclasses.replace(STRONG, weights=weights)).model
+    utr_introns = {i for i, s in enumerate(base.states) if s.intron_kind in ("utr5", "utr3")}
+    entries = np.array(
+        [dst in utr_introns and src not in utr_introns
+         for src, dst in zip(base.edges.src, base.edges.dst)]
+    )  # fmt: skip
+    assert entries.any()
+    difference = base.edges.weight - penalised.edges.weight
+    np.testing.assert_allclose(difference[entries], 1.5)
+    np.testing.assert_array_equal(difference[~entries], 0.0)
+    # A 5'UTR intron that decodes at no penalty is refused under a prohibitive one.
+    rng = np.random.default_rng(95)
+    coding = _orf(rng, 70)
+    parts = [("utr5", _random_dna(rng, 40)), ("intron", _intron(rng, 150)), ("cds", coding)]
+    planted = _plant(rng, parts)
+    (free,) = _decode(planted)
+    assert len(free.exons) == 2
+    weights = dataclasses.replace(STRONG.weights, utr_intron_penalty=200.0)
+    decoder = _decoder(dataclasses.replace(STRONG, weights=weights))
+    for transcript in _decode(planted, decoder):  # whatever else it finds, no UTR intron
+        lo, hi = transcript.cds[0][0], transcript.cds[-1][1]
+        assert all(lo <= start and end <= hi for start, end in transcript.introns)
+
+
+def test_utr_only_exons_below_the_posterior_threshold_are_left_out() -> None:
+    # A weakly supported 5'UTR exon (posterior about 0.57) before a coding exon.
+    rng = np.random.default_rng(95)
+    coding = _orf(rng, 70)
+    parts = [("utr5", _random_dna(rng, 40)), ("intron", _intron(rng, 150)), ("cds", coding)]
+    planted = _plant(rng, [*parts, ("utr3", _random_dna(rng, 30))], high=0.7)
+    (full,) = _decode(planted)
+    assert len(full.exons) == 2 and 0.5 < full.exon_scores[0] < 0.6
+    kept = _decoder(dataclasses.replace(STRONG, min_utr_exon_posterior=0.5))
+    (same,) = _decode(planted, kept)
+    assert (same.exons, same.exon_scores, same.score) == (
+        full.exons, full.exon_scores, full.score,
+    )  # fmt: skip
+    strict = _decoder(dataclasses.replace(STRONG, min_utr_exon_posterior=0.6))
+    (trimmed,) = _decode(planted, strict)
+    assert trimmed.exons == full.exons[1:] and trimmed.cds == full.cds
+    assert trimmed.exon_scores == full.exon_scores[1:]
+    # The score is the posterior of the transcript as reported: starting at what the model
+    # takes for an acceptor, it is far less likely than the decoded one.
+    assert 0.0 <= trimmed.score < full.score
+    with pytest.raises(ValueError, match="min_utr_exon_posterior"):
+        HmmOptions(min_utr_exon_posterior=1.5)
+
+
 def test_decoded_paths_obey_the_grammar_on_random_sequences() -> None:
     # Random DNA, random weak blocky evidence, short lengths so that ~300 nt hold whole genes,
     # and every transcript reported: each must be a legal gene structure.

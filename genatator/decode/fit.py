@@ -26,6 +26,7 @@ SEARCH_STEPS: dict[str, tuple[str, tuple[float, ...]]] = {
     "gene_penalty": ("add", (-2.0, 2.0)),
     "noncoding_penalty": ("add", (-2.0, 2.0, 4.0)),
     "noncoding_bias": ("add", (-0.1, 0.1)),
+    "utr_intron_penalty": ("add", (-2.0, 2.0, 4.0)),
 }
 
 

@@ -52,6 +52,7 @@ class HmmDecoder:
             parameters,
             gene_penalty=weights.gene_penalty,
             noncoding_penalty=weights.noncoding_penalty,
+            utr_intron_penalty=weights.utr_intron_penalty,
         )
         model = self.model
         self._exonic = model.mask(lambda s: s.exonic)
@@ -153,11 +154,31 @@ class HmmDecoder:
         )
         asked = [gene, *exons, *cds]
         scorer = _PosteriorScorer(self.model, window, states[lo:hi], asked)
-        transcript.score = scorer.segment(*gene, self._genic)
-        transcript.exon_scores = [scorer.segment(*exon, self._exonic) for exon in exons]
+        exon_scores = [scorer.segment(*exon, self._exonic) for exon in exons]
+        first, last = self._reported_exons(transcript, exon_scores)
+        transcript.exons = transcript.exons[first : last + 1]
+        transcript.exon_scores = exon_scores[first : last + 1]
+        # The transcript as reported: from its first reported exon to its last.
+        transcript.score = scorer.segment(exons[first][0], exons[last][1], self._genic)
         if transcript.cds:
             inside = self._coding | self._coding_intron
             transcript.attributes["cds_probability"] = f"{scorer.segment(*cds[0], inside):.4g}"
+
+    def _reported_exons(self, transcript: Transcript, scores: list[float]) -> tuple[int, int]:
+        """First and last exon reported: a coding transcript's UTR-only exons are kept outward
+        from the CDS while each has at least ``min_utr_exon_posterior``."""
+        last = len(transcript.exons) - 1
+        threshold = self.options.min_utr_exon_posterior
+        if not transcript.cds or threshold <= 0.0:
+            return 0, last
+        lo, hi = transcript.cds[0][0], transcript.cds[-1][1]
+        coding = [i for i, (start, end) in enumerate(transcript.exons) if end > lo and start < hi]
+        first, final = coding[0], coding[-1]
+        while first > 0 and scores[first - 1] >= threshold:
+            first -= 1
+        while final < last and scores[final + 1] >= threshold:
+            final += 1
+        return first, final
 
 
 def _spans(runs: np.ndarray, offset: int) -> list[Span]:

@@ -160,6 +160,9 @@ class HmmWeights:
         matrices: the counted splice-site matrices' log-odds (``site_model.npz``).
         gene_penalty: subtracted from the log-probability of starting a gene.
         noncoding_penalty: subtracted again for a non-coding gene.
+        utr_intron_penalty: subtracted from the log-probability of entering a 5' or 3' UTR
+            intron (splice-site evidence alone finds plausible introns in any UTR; the counted
+            UTR-intron frequency does not know how weak the evidence for UTRs is).
     """
 
     gene: float = 0.3
@@ -173,12 +176,22 @@ class HmmWeights:
     matrices: float = 0.0
     gene_penalty: float = 0.0
     noncoding_penalty: float = 0.0
+    utr_intron_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         _check_numbers(
             self, ("gene", "exon", "cds", "utr", "content", "site", "matrices"), minimum=0.0
         )
-        _check_numbers(self, ("noncoding_bias", "site_bias", "gene_penalty", "noncoding_penalty"))
+        _check_numbers(
+            self,
+            (
+                "noncoding_bias",
+                "site_bias",
+                "gene_penalty",
+                "noncoding_penalty",
+                "utr_intron_penalty",
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,10 @@ class HmmOptions:
             unspliced stretch is the network's gene call alone, without splice evidence; on
             held-out fly DNA such calls were all false).
         lncrna: report non-coding transcripts.
+        min_utr_exon_posterior: a coding transcript's UTR-only exons (no CDS in them) are
+            reported outward from the CDS while each has at least this posterior; 0 reports
+            every decoded one. Splice-site evidence finds plausible introns in any UTR, and on
+            held-out fly DNA most decoded UTR-only exons were false.
     """
 
     weights: HmmWeights = field(default_factory=HmmWeights)
@@ -212,6 +229,7 @@ class HmmOptions:
     min_lncrna_length: int = 200
     min_lncrna_exons: int = 2
     lncrna: bool = True
+    min_utr_exon_posterior: float = 0.0
 
     def __post_init__(self) -> None:
         _check_integers(self, {
@@ -221,7 +239,11 @@ class HmmOptions:
             "min_lncrna_length": 1,
             "min_lncrna_exons": 1,
         })  # fmt: skip
-        _check_numbers(self, ("anchor_threshold",), minimum=0.0)
+        _check_numbers(self, ("anchor_threshold", "min_utr_exon_posterior"), minimum=0.0)
+        if self.min_utr_exon_posterior > 1.0:
+            raise ValueError(
+                f"min_utr_exon_posterior must be in [0, 1], got {self.min_utr_exon_posterior}"
+            )
         _check_flags(self, ("use_network", "lncrna"))
 
     def to_dict(self) -> dict[str, Any]:

@@ -293,7 +293,11 @@ def _minus_strand(b: _Builder, p: GeneModelParameters, gene_start: float, coding
 
 
 def build_gene_model(
-    parameters: GeneModelParameters, *, gene_penalty: float = 0.0, noncoding_penalty: float = 0.0
+    parameters: GeneModelParameters,
+    *,
+    gene_penalty: float = 0.0,
+    noncoding_penalty: float = 0.0,
+    utr_intron_penalty: float = 0.0,
 ) -> GeneModel:
     """The HMM for these counted parameters.
 
@@ -302,6 +306,7 @@ def build_gene_model(
         gene_penalty: subtracted from the log-probability of starting any gene (tuned: it
             trades gene recall for precision on a weak network).
         noncoding_penalty: subtracted again for non-coding genes.
+        utr_intron_penalty: subtracted from the log-probability of entering a UTR intron.
     """
     b = _Builder()
     b.state("IG", ".", INTERGENIC, "intergenic")
@@ -314,9 +319,12 @@ def build_gene_model(
     edges = []
     ig = b.index["IG"]
     noncoding = {b.index["NE+"], b.index["NE-"]}
+    utr_introns = {i for i, s in enumerate(b.states) if s.intron_kind in ("utr5", "utr3")}
     for src, dst, delay, condition, weight in b.edges:
         if src == ig and dst != ig:
             weight -= gene_penalty + (noncoding_penalty if dst in noncoding else 0.0)
+        if dst in utr_introns and src not in utr_introns:
+            weight -= utr_intron_penalty
         edges.append((src, dst, delay, condition, weight))
     compiled = EdgeList.build(edges, b.classes)
     pair = np.full((len(b.states), len(b.states)), -1, dtype=np.int32)

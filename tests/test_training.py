@@ -248,6 +248,9 @@ def test_max_time_stops_with_a_checkpoint_to_resume_from(tmp_path, capsys, genom
     assert code == 0, err
     assert "stopped at step 1 of 50; continue with: genatator train --resume" in err
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000001.pt"]
+    # Stopped before its first --eval-every, the run still validated and kept a best model.
+    assert [r["step"] for r in records(run, "val")] == [1]
+    assert (run / "best" / "model.safetensors").is_file()
 
 
 def test_fine_tuning_starts_from_a_gena_backbone_directory(

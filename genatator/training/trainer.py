@@ -353,7 +353,10 @@ class _Trainer:
 
                 stopping = stop > 0
                 paused = time.monotonic()
-                if world.is_main and (step % config.eval_every == 0 or step == config.max_steps):
+                # Also when stopping early (a time limit, SIGTERM): the best model then covers
+                # the last steps too, however the budget fell against --eval-every.
+                validate = step % config.eval_every == 0 or step == config.max_steps or stopping
+                if world.is_main and validate:
                     scores = evaluate(
                         model,
                         self.tokenizer,

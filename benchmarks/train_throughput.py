@@ -7,6 +7,7 @@ reported separately as "prep s".
 
 Usage:
     python benchmarks/train_throughput.py --presets tiny,small --steps 3         # CPU or GPU
+    python benchmarks/train_throughput.py --presets small --device cpu --precision both --profile 8
     python benchmarks/train_throughput.py --presets gena-base --steps 1          # slow on CPU
     python benchmarks/train_throughput.py --device cuda --presets tiny,small,gena-base,gena-large
     python benchmarks/train_throughput.py --device cuda --presets gena-large --batch-size 4 \\
@@ -65,9 +66,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=("auto", "fp32", "bf16", "both"),
         default="auto",
-        help="auto: bf16 autocast on CUDA, fp32 on CPU",
+        help="auto: bf16 autocast on CUDA, fp32 on CPU; both: fp32 then bf16, side by side",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after timing, profile one more step and print its N most expensive ops",
     )
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps (default: 2)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
@@ -177,6 +185,8 @@ def bench_preset(
     for _ in range(args.warmup):
         step(*batch())
     synchronize(device)
+    if args.profile:
+        profile_step(step, batch(), device, args.profile, preset, dtype)
 
     step_seconds: list[float] = []
     prep_seconds: list[float] = []
@@ -229,15 +239,33 @@ def bench_preset(
     return result
 
 
+def profile_step(step, batch, device, rows, preset, dtype) -> None:  # type: ignore[no-untyped-def]
+    """Print the ``rows`` ops of one training step with the most self time (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as profiler:
+        step(*batch)
+        synchronize(device)
+    precision = "bf16" if dtype is not None else "fp32"
+    print(f"# profile of one {preset} {precision} step: top {rows} ops by self time", flush=True)
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(profiler.key_averages().table(sort_by=sort, row_limit=rows), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     if args.precision == "auto":
-        dtype = torch.bfloat16 if device.type == "cuda" else None
+        dtypes = [torch.bfloat16 if device.type == "cuda" else None]
+    elif args.precision == "both":
+        dtypes = [None, torch.bfloat16]
     else:
-        dtype = torch.bfloat16 if args.precision == "bf16" else None
+        dtypes = [torch.bfloat16 if args.precision == "bf16" else None]
     tokenizer = bundled_tokenizer()
     if not args.json:
         print(
@@ -253,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{'tok/win':>9}{'nt/s':>11}{'s/step':>9}{'steps':>6}{'prep s':>8}{'peak MiB':>10}"
         )
     results = []
-    for preset in args.presets:
+    for preset, dtype in ((p, d) for p in args.presets for d in dtypes):
         result = bench_preset(preset, tokenizer, device, dtype, args)
         results.append(result)
         gc.collect()  # the preset's model and optimizer are gone; give their memory back

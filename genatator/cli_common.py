@@ -13,7 +13,7 @@ __all__ = ["apply_threads", "threads_option", "verbosity_options"]
 
 
 def threads_option():  # type: ignore[no-untyped-def]
-    """``--threads N``: torch's CPU threads, at least 1 (default: the CPUs this process may use)."""
+    """``--threads N``: torch's CPU threads, at least 1 (default: the idle usable CPUs)."""
     return click.option(
         "--threads",
         type=click.IntRange(min=1, max=4096),

@@ -692,9 +692,8 @@ class _Partial:
         finished = len(self._markers())
         if finished and not resume:
             _warn(
-                f"{self.directory}: discarded {finished} finished sequence"
-                f"{'s' if finished != 1 else ''} of an interrupted run and started over; "
-                "next time, rerun with --resume to keep them"
+                f"{self.directory}: discarded {_count(finished, 'finished sequence')} of an "
+                "interrupted run and started over; next time, rerun with --resume to keep them"
             )
         shutil.rmtree(self.directory)
 

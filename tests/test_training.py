@@ -189,6 +189,7 @@ def test_resume_after_stopping_reaches_the_same_weights_bit_for_bit(tmp_path, ca
     # Training time goes on from the checkpoint instead of restarting at 0.
     elapsed = [r["elapsed_s"] for r in records(split)]
     assert len(elapsed) == 6 and elapsed == sorted(elapsed)
+
     a, b = checkpoint(full, 6), checkpoint(split, 6)
     assert_same_state(a["model"], b["model"])
     assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
@@ -197,6 +198,20 @@ def test_resume_after_stopping_reaches_the_same_weights_bit_for_bit(tmp_path, ca
     assert [(r["step"], r["loss"]) for r in records(full)] == [
         (r["step"], r["loss"]) for r in records(split)
     ]
+
+
+def test_max_time_counts_each_invocation_not_the_time_before_it(tmp_path, capsys, genome):
+    run = tmp_path / "run"
+    assert run_cli(capsys, *inputs(genome), *FAST, "--max-steps", "2", "-o", run)[0] == 0
+    path = run / "checkpoints" / "step-00000002.pt"
+    state = torch.load(path, weights_only=True)
+    state["elapsed_s"] = 1e6  # as if the run had trained for days before
+    torch.save(state, path)
+    code, err = run_cli(capsys, "--resume", "--max-steps", "4", "--max-time", "3600", "-o", run)
+    assert code == 0, err
+    assert "stopped at step" not in err  # reached --max-steps, not the time limit
+    assert [r["step"] for r in records(run)][-1] == 4
+    assert records(run)[-1]["elapsed_s"] > 1e6
 
 
 @pytest.fixture(scope="module")

@@ -266,7 +266,8 @@ class _Trainer:
         per_step = config.batch_size * config.grad_accum * world.world_size
         content = model.config.memory.content_per_segment
 
-        started = time.monotonic() - elapsed  # elapsed_s goes on from the checkpoint
+        invoked = time.monotonic()  # --max-time is per invocation
+        started = invoked - elapsed  # elapsed_s goes on from the checkpoint
         window_losses: list[float] = []
         window_nt, window_started = 0.0, time.monotonic()
         bar = tqdm(
@@ -319,7 +320,7 @@ class _Trainer:
                 step += 1
 
                 out_of_time = (
-                    config.max_time is not None and time.monotonic() - started >= config.max_time
+                    config.max_time is not None and time.monotonic() - invoked >= config.max_time
                 )
                 loss, total_nt, stop = world.sum(
                     [loss_sum / config.grad_accum, nucleotides, float(out_of_time or terminated())],

@@ -170,7 +170,7 @@ def reverse_complement(sequence: str) -> str:
     return encoded.translate(_COMPLEMENT)[::-1].decode("ascii")
 
 
-def read_fasta(path: str | Path, *, allow_empty: bool = False) -> Iterator[FastaRecord]:
+def read_fasta(path: str | Path) -> Iterator[FastaRecord]:
     """Stream the records of a FASTA file one at a time, validating as it reads.
 
     Only the record being read is held in memory (plus the names seen so far, to catch
@@ -180,8 +180,6 @@ def read_fasta(path: str | Path, *, allow_empty: bool = False) -> Iterator[Fasta
 
     Args:
         path: FASTA file, or ``"-"`` for standard input.
-        allow_empty: yield nothing for a file without records (blank lines at most) instead of
-            raising; for tools in a pipeline whose upstream step may produce nothing.
 
     Yields:
         FastaRecord per record, in file order, normalised as by :func:`normalise_sequence`.
@@ -234,8 +232,6 @@ def read_fasta(path: str | Path, *, allow_empty: bool = False) -> Iterator[Fasta
         except READ_ERRORS as exc:
             raise read_error(exc, path, record=name, line=lineno + 1) from None
     if name is None:
-        if allow_empty:
-            return
         raise InputError("empty file: no FASTA records found", path=path)
     yield _finish_record(path, name, description, header_line, chunks, None)
 

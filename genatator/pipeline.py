@@ -53,7 +53,8 @@ from genatator.model.directory import load_model_directory
 from genatator.model.settings import SETTINGS_FILE, InferenceSettings
 from genatator.postprocess import SpliceTable, ThresholdOptions, decode_region, gene_regions
 from genatator.postprocess.cds import coding_sequence, protein
-from genatator.regions import Region
+from genatator.regions import Region, regions_by_sequence
+from genatator.shards import BALANCES, ShardSelector
 from genatator.splice.models import SpliceModel, load_splice_model
 from genatator.splice.scoring import score_region
 from genatator.splice.windows import encode
@@ -84,7 +85,10 @@ class AnnotateOptions:
         precision: ``auto`` (bf16/fp16 on GPU, fp32 on CPU), ``fp32``, ``bf16`` or ``fp16``.
         block_size: nucleotides of probability track post-processed at a time.
         regions: only these parts of the genome (``None``: every sequence).
-        shard: ``(i, n)``: only sequences whose 0-based index is ``i - 1`` modulo ``n``.
+        shard: ``(i, n)``: only the sequences of shard ``i`` of ``n`` (see ``balance``).
+        balance: how shards split the genome (:data:`genatator.shards.BALANCES`): ``count``
+            takes sequences whose 0-based index is ``i - 1`` modulo ``n``; ``length`` whole
+            sequences, longest first, each to the shard with the fewest bases so far.
         overrides: decoding options given on the command line, applied on top of the model's
             defaults (its ``inference.json``) when ``decoding`` is ``None``.
         decoding: the decoder and its options, fully explicit (``None``: the model's defaults
@@ -108,6 +112,7 @@ class AnnotateOptions:
     block_size: int = 1_000_000
     regions: tuple[Region, ...] | None = None
     shard: tuple[int, int] = (1, 1)
+    balance: str = "count"
     overrides: DecodeOverrides = field(default_factory=DecodeOverrides)
     decoding: Decoding | None = None
     splice_model: str | None = None
@@ -120,6 +125,8 @@ class AnnotateOptions:
         index, count = self.shard
         if count < 1 or not 1 <= index <= count:
             raise ConfigError(f"--shard: {index}/{count} is not i/n with 1 ≤ i ≤ n")
+        if self.balance not in BALANCES:
+            raise ConfigError(f"--balance: {self.balance!r} is not one of {', '.join(BALANCES)}")
         if self.window is not None and self.window < 1:
             raise ConfigError(f"--window must be positive, got {self.window}")
         if not 0.0 <= self.overlap < 1.0:
@@ -236,7 +243,9 @@ def _annotate(
     for path in (outputs.gff3, outputs.proteins, outputs.cds_fasta):
         if path is not None:
             check_output(path)
-    wanted = _regions_by_sequence(options.regions)
+    wanted = regions_by_sequence(options.regions)
+    # Before the model loads: --balance length reads the genome's lengths (or its .fai) first.
+    selector = ShardSelector(genome, options.shard, options.balance, wanted)
 
     directory = resolve_model_dir(model_source)
     settings = InferenceSettings.load(directory)
@@ -280,7 +289,7 @@ def _annotate(
     # Every selected sequence of the genome gets a ##sequence-region line in every shard, in
     # genome order, so merged shards list sequences as an unsharded run does.
     lengths: dict[str, int] = {}
-    shard_index, shard_count = options.shard
+    records = 0
     with contextlib.ExitStack() as stack:
         stack.callback(partial.discard_temporary)
         stack.push(partial.discard_on_bad_input)
@@ -290,6 +299,7 @@ def _annotate(
             else None
         )
         for index, record in enumerate(read_fasta(genome)):
+            records += 1
             seen.add(record.name)
             if wanted is None or record.name in wanted:
                 lengths[record.name] = record.length
@@ -302,9 +312,9 @@ def _annotate(
                     window,
                     model.config.max_tokens,
                 )
-            if index % shard_count != shard_index - 1:
+            position = selector.position(index, record.name, record.length)
+            if position is None:  # another shard's
                 continue
-            position = index // shard_count  # this shard's sequence number
             if position % world.world_size != world.rank:
                 continue
             if wanted is not None and record.name not in wanted:
@@ -368,6 +378,7 @@ def _annotate(
                 len(genes) - coding,
             )
         _check_regions(wanted, seen)
+        selector.check_complete(records)
         world.barrier()
         if world.is_main:
             partial.assemble(outputs, lengths, summary)
@@ -598,18 +609,6 @@ def _teed(
     for block in blocks:
         tracks.add(seqid, offset + block.start, block.probabilities)
         yield block
-
-
-def _regions_by_sequence(regions: tuple[Region, ...] | None) -> dict[str, list[Region]] | None:
-    if regions is None:
-        return None
-    by_sequence: dict[str, list[Region]] = {}
-    for region in sorted(regions):
-        spans = by_sequence.setdefault(region.seqid, [])
-        if spans and region.start < spans[-1].end:
-            raise ConfigError(f"--regions: {spans[-1]} and {region} overlap")
-        spans.append(region)
-    return by_sequence
 
 
 def _check_regions(wanted: dict[str, list[Region]] | None, seen: set[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from genatator.errors import ConfigError
@@ -44,3 +45,20 @@ def parse_regions(text: str, *, option: str = "--regions") -> list[Region]:
     if not regions:
         raise ConfigError(f"{option}: no region given")
     return regions
+
+
+def regions_by_sequence(regions: Iterable[Region] | None) -> dict[str, list[Region]] | None:
+    """Regions grouped by sequence, each group sorted (``None`` stays ``None``: everything).
+
+    Raises:
+        ConfigError: two regions overlap.
+    """
+    if regions is None:
+        return None
+    by_sequence: dict[str, list[Region]] = {}
+    for region in sorted(regions):
+        spans = by_sequence.setdefault(region.seqid, [])
+        if spans and region.start < spans[-1].end:
+            raise ConfigError(f"--regions: {spans[-1]} and {region} overlap")
+        spans.append(region)
+    return by_sequence

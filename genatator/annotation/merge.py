@@ -1,18 +1,22 @@
-"""Merge the GFF3 files of sharded ``genatator annotate`` runs into one annotation."""
+"""Merge the outputs of sharded ``genatator annotate`` runs: GFF3 files, protein/CDS FASTA."""
 
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from genatator._io import display_name
+from genatator._io import READ_ERRORS, display_name, open_text, read_error
 from genatator.annotation.models import Annotation, Gene
 from genatator.annotation.read import read_annotation
 from genatator.errors import GenatatorWarning, InputError
 
-__all__ = ["merge_annotations"]
+__all__ = ["merge_annotations", "merge_fasta"]
+
+#: The last word of an ``annotate --proteins/--cds-fasta`` header: ``seqid:start-end(strand)``.
+_LOCATION = re.compile(r"(?:^|\s)(\S+):\d+-\d+\([+-]\)$")
 
 
 def merge_annotations(paths: Sequence[str | Path]) -> Annotation:
@@ -118,3 +122,72 @@ def _make_ids_unique(per_file: list[list[Gene]]) -> int:
 def _ids(gene: Gene) -> list[str]:
     """The gene's ID, then its transcripts' IDs."""
     return [gene.id, *(t.id for t in gene.transcripts)]
+
+
+def merge_fasta(paths: Sequence[str | Path], order: str | Path) -> str:
+    """Merge the ``--proteins`` (or ``--cds-fasta``) files of shards into one FASTA text.
+
+    Records keep their bytes and, within a sequence, their order; sequences follow the order of
+    ``order``'s ``##sequence-region`` lines (then of its genes), which for the merged GFF3 of
+    the same shards is the genome's order. That gives the bytes one unsharded run writes.
+
+    Raises:
+        InputError: a file is unreadable or not such a FASTA file, a record names a sequence
+            ``order`` does not list, or two files hold records of one sequence (they are not
+            shards of one run).
+    """
+    annotation = read_annotation(order)
+    rank = dict.fromkeys([*annotation.sequence_lengths, *(g.seqid for g in annotation.genes)])
+    blocks: dict[str, list[str]] = {}
+    owners: dict[str, int] = {}  # seqid -> the input that holds its records
+    for number, path in enumerate(paths):
+        for seqid, text, line in _fasta_records(path):
+            if seqid not in rank:
+                raise InputError(
+                    f"sequence {seqid!r} is not in {display_name(order)}", path=path, line=line
+                )
+            owner = owners.setdefault(seqid, number)
+            if owner != number:
+                raise InputError(
+                    f"sequence {seqid!r} also has records in input {owner + 1} "
+                    f"({display_name(paths[owner])}): not shards of one run",
+                    path=path,
+                    line=line,
+                )
+            blocks.setdefault(seqid, []).append(text)
+    return "".join(text for seqid in rank for text in blocks.get(seqid, ()))
+
+
+def _fasta_records(path: str | Path) -> Iterator[tuple[str, str, int]]:
+    """(sequence, record text, header line) of each record of an annotate FASTA output."""
+    lines: list[str] = []
+    seqid = ""
+    header = 0
+    lineno = 0
+    try:
+        with open_text(path) as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.endswith("\n"):
+                    line += "\n"
+                if line.startswith(">"):
+                    if lines:
+                        yield seqid, "".join(lines), header
+                    match = _LOCATION.search(line.rstrip("\n"))
+                    if match is None:
+                        raise InputError(
+                            "not a genatator --proteins/--cds-fasta header "
+                            "('>ID gene=GENE seqid:start-end(strand)')",
+                            path=path,
+                            line=lineno,
+                        )
+                    seqid, header, lines = match.group(1), lineno, [line]
+                elif lines:
+                    lines.append(line)
+                elif line.strip():
+                    raise InputError("not FASTA: no '>' header first", path=path, line=lineno)
+    except UnicodeDecodeError:
+        raise InputError("not a text file", path=path, line=lineno + 1) from None
+    except READ_ERRORS as exc:
+        raise read_error(exc, path, line=lineno + 1) from None
+    if lines:
+        yield seqid, "".join(lines), header

@@ -229,6 +229,21 @@ def models_show(name: str) -> None:
     click.echo(get_bundle(name).card, nl=False)
 
 
+def derive_cds_option(function):  # type: ignore[no-untyped-def]
+    """``--derive-cds none|longest-orf`` (gene-model count, train)."""
+    from genatator.annotation.orf import DERIVE_CDS_RULES
+
+    return click.option(
+        "--derive-cds",
+        type=click.Choice(DERIVE_CDS_RULES),
+        default="none",
+        show_default=True,
+        help="longest-orf: a transcript without CDS whose coding status is claimed or unknown "
+        "(mRNA, or any transcript of an exon-only annotation such as GENCODE's canonical "
+        "table) takes its longest complete ORF of >= 100 codons as CDS (docs/annotate.md).",
+    )(function)
+
+
 @cli.group("gene-model")
 def gene_model() -> None:
     """Count the gene model that `annotate --decoder hmm` needs."""
@@ -236,13 +251,20 @@ def gene_model() -> None:
 
 @gene_model.command("count")
 @click.option(
-    "--genome", required=True, type=click.Path(exists=True, dir_okay=False), help="FASTA."
+    "--genome",
+    "genomes",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="FASTA (repeatable, paired with --annotation in order).",
 )
 @click.option(
     "--annotation",
+    "annotations",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="GFF3/GTF of --genome.",
+    help="GFF3/GTF of the matching --genome.",
 )
 @click.option(
     "--model",
@@ -271,20 +293,24 @@ def gene_model() -> None:
     help="GFF3/GTF of --orf-genome: each spliced transcript's longest ORF (>= 100 codons) "
     "counts as coding.",
 )
+@derive_cds_option
 @verbosity_options
 def gene_model_count(
-    genome: str,
-    annotation: str,
+    genomes: tuple[str, ...],
+    annotations: tuple[str, ...],
     model_dir: str,
     exclude_regions: str | None,
     order: int | None,
     orf_genome: str | None,
     orf_annotation: str | None,
+    derive_cds: str,
 ) -> None:
-    """Count gene-structure parameters and a codon model from GENOME and its ANNOTATION.
+    """Count gene-structure parameters and a codon model from genomes and their annotations.
 
     \b
     genatator gene-model count --genome g.fa --annotation g.gff3 --model RUN/best
+    genatator gene-model count --genome a.fa --annotation a.gtf --genome b.fa \\
+        --annotation b-exons-only.gtf --derive-cds longest-orf --model RUN/best
 
     Genes overlapping --exclude-regions are left out, and so are those regions' bases.
     """
@@ -292,14 +318,17 @@ def gene_model_count(
     from genatator.regions import parse_regions
 
     exclude = parse_regions(exclude_regions, option="--exclude-regions") if exclude_regions else []
+    if len(genomes) != len(annotations):
+        raise click.UsageError("give each --genome its --annotation")
     if (orf_genome is None) != (orf_annotation is None):
         raise click.UsageError("give --orf-genome and --orf-annotation together")
     counts = count_into_model_directory(
         model_dir,
-        [(genome, annotation)],
+        list(zip(genomes, annotations)),
         exclude=exclude,
         order=order,
         orf_sources=[(orf_genome, orf_annotation)] if orf_genome and orf_annotation else [],
+        derive_cds=derive_cds,
     )
     logger.info(
         "%d genes over %d bp counted into %s (codon model of order %d)",
@@ -341,6 +370,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "--val-regions", help="Held-out regions of the training genomes: chr:start-end[,...] (1-based)."
 )
+@derive_cds_option
 @directory_option("Run directory (data cache, checkpoints, metrics, best/).", "run_dir")
 @click.option(
     "--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint."
@@ -589,7 +619,15 @@ def train(**options: object) -> None:
     help="auto: bigWig when pyBigWig is installed, else bedGraph.",
 )
 @click.option("--resume", is_flag=True, help="Keep sequences an interrupted run finished.")
-@click.option("--shard", help="i/n: annotate every n-th sequence from the i-th (job arrays).")
+@click.option("--shard", help="i/n: annotate shard i of n (job arrays; see --balance).")
+@click.option(
+    "--balance",
+    type=click.Choice(["count", "length"]),
+    default="count",
+    help="How --shard splits the genome into whole sequences: count: every n-th sequence from "
+    "the i-th; length: longest first, each to the shard with the fewest bases so far "
+    "(genatator shard-plan prints the plan).",
+)
 @verbosity_options
 def annotate(genome: str, output: str, model_source: str, **options: object) -> None:
     """Predict genes and transcripts of GENOME (FASTA, gzip or '-') as GFF3.
@@ -616,6 +654,8 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         raise click.UsageError("--splice-model and --no-splice-model exclude each other")
     if options["no_splice_model"] and options["splice_shift"] is not None:
         raise click.UsageError("--splice-shift needs a splice model, not --no-splice-model")
+    if options["balance"] != "count" and not options["shard"]:
+        raise click.UsageError("--balance needs --shard i/n")
     # Only what was given overrides the model's own decoding defaults (its inference.json).
     overrides = DecodeOverrides(
         decoder=options["decoder"],  # type: ignore[arg-type]
@@ -635,6 +675,7 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         precision=str(options["precision"]),
         regions=tuple(parse_regions(str(regions))) if regions else None,
         shard=parse_shard(str(options["shard"])) if options["shard"] else (1, 1),
+        balance=str(options["balance"]),
         overrides=overrides,
         splice_model=options["splice_model"],  # type: ignore[arg-type]
         default_splice_model=not options["no_splice_model"],
@@ -684,15 +725,69 @@ def _genome_length(genome: str) -> int | None:
         return sum(int(line.split("\t")[1]) for line in handle if line.strip())
 
 
+@cli.command("shard-plan")
+@click.argument("genome", type=click.Path(dir_okay=False))
+@click.option("-n", "--shards", type=click.IntRange(min=1), required=True, help="How many shards.")
+@click.option(
+    "--balance",
+    type=click.Choice(["count", "length"]),
+    default="count",
+    show_default=True,
+    help="As annotate's --balance.",
+)
+@click.option("--regions", help="As annotate's --regions: weigh only these bases.")
+@click.option(
+    "--sequences", is_flag=True, help="One row per sequence (its shard), not one per shard."
+)
+@output_option("TSV")
+@verbosity_options
+def shard_plan(
+    genome: str, shards: int, balance: str, regions: str | None, sequences: bool, output: str
+) -> None:
+    """Print which sequences each of `annotate --shard i/N --balance B` takes (TSV).
+
+    The balance (largest shard / mean) goes to stderr. A `.fai` index beside GENOME is read
+    instead of the genome when it is at least as new.
+    """
+    from genatator._io import atomic_output, check_output
+    from genatator.regions import parse_regions, regions_by_sequence
+    from genatator.shards import plan_genome
+
+    check_output(output)
+    wanted = regions_by_sequence(tuple(parse_regions(regions)) if regions else None)
+    plan = plan_genome(genome, shards, balance, wanted)
+    missing = sorted(set(wanted or ()) - set(plan.names))
+    if missing:
+        raise click.UsageError(f"--regions: the genome has no sequence named {missing[0]!r}")
+    with atomic_output(output) as handle:
+        handle.write(plan.sequence_table() if sequences else plan.shard_table())
+    logger.info("%s", plan.summary())
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@output_option("GFF3")
+@click.option(
+    "--fasta-order",
+    type=click.Path(dir_okay=False),
+    help="The inputs are --proteins or --cds-fasta files of shards: write their records with "
+    "sequences in the order of this GFF3's ##sequence-region lines (the merged GFF3's).",
+)
+@output_option("GFF3 (FASTA with --fasta-order)")
 @verbosity_options
-def merge(inputs: tuple[str, ...], output: str) -> None:
+def merge(inputs: tuple[str, ...], fasta_order: str | None, output: str) -> None:
     """Merge GFF3 files of `annotate --shard` runs into one sorted file with unique IDs."""
     from genatator.annotation import save_gff3
-    from genatator.annotation.merge import merge_annotations
+    from genatator.annotation.merge import merge_annotations, merge_fasta
 
+    if fasta_order is not None:
+        from genatator._io import atomic_output, check_output
+
+        check_output(output)
+        text = merge_fasta(list(inputs), fasta_order)
+        with atomic_output(output) as handle:
+            handle.write(text)
+        logger.info("%d FASTA files merged into %s", len(inputs), output)
+        return
     merged = merge_annotations(list(inputs))
     save_gff3(merged, output)
     logger.info("%d genes from %d files written to %s", len(merged.genes), len(inputs), output)

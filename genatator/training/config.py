@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from genatator.annotation.orf import DERIVE_CDS_RULES
 from genatator.errors import ConfigError
 from genatator.training.prepare import GenomeSource
 
@@ -27,6 +28,8 @@ class TrainConfig:
     sources: list[GenomeSource]
     val_sources: list[GenomeSource] = field(default_factory=list)
     val_regions: str | None = None
+    # "longest-orf": transcripts without CDS that may code take their longest ORF as CDS.
+    derive_cds: str = "none"
     # Model: an existing model directory, or a preset (+ tokenizer, + GENA-LM backbone).
     model: str | None = None
     preset: str = "tiny"
@@ -78,6 +81,8 @@ class TrainConfig:
             raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}")
+        if self.derive_cds not in DERIVE_CDS_RULES:
+            raise ConfigError(f"--derive-cds must be one of {', '.join(DERIVE_CDS_RULES)}")
         if self.max_time is not None and self.max_time <= 0:
             raise ConfigError("--max-time must be positive")
         if self.model is not None and (self.backbone is not None or self.tokenizer is not None):

@@ -18,6 +18,8 @@ import numpy as np
 from genatator._io import display_name
 from genatator.annotation import read_annotation
 from genatator.annotation.models import Transcript
+from genatator.annotation.orf import DERIVE_CDS_RULES
+from genatator.annotation.orf import derive_cds as derive_transcript_cds
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta
 from genatator.labels import CLASSES, EXON, INTRON, packed_label_track
@@ -93,20 +95,28 @@ class PreparedData:
 
 
 def fingerprint(
-    sources: list[GenomeSource], val_sources: list[GenomeSource], val_regions: list[Region]
+    sources: list[GenomeSource],
+    val_sources: list[GenomeSource],
+    val_regions: list[Region],
+    derive_cds: str = "none",
 ) -> dict:
-    """What the cache depends on: input files (path, size, mtime) and the validation regions."""
+    """What the cache depends on: input files (path, size, mtime), the validation regions and
+    the CDS derivation rule (recorded only when it is not ``none``, so caches prepared before
+    the rule existed stay valid)."""
 
     def stat(path: str) -> list:
         info = os.stat(path)
         return [str(Path(path).resolve()), info.st_size, info.st_mtime_ns]
 
-    return {
+    values = {
         "format": CACHE_FORMAT,
         "train": [[stat(s.genome), stat(s.annotation)] for s in sources],
         "val": [[stat(s.genome), stat(s.annotation)] for s in val_sources],
         "val_regions": [str(r) for r in sorted(val_regions)],
     }
+    if derive_cds != "none":
+        values["derive_cds"] = derive_cds
+    return values
 
 
 def prepare(
@@ -115,6 +125,7 @@ def prepare(
     *,
     val_sources: list[GenomeSource] = (),  # type: ignore[assignment]
     val_regions: list[Region] = (),  # type: ignore[assignment]
+    derive_cds: str = "none",
 ) -> PreparedData:
     """Build the training cache in ``cache`` (or reuse it when its inputs are unchanged).
 
@@ -128,16 +139,24 @@ def prepare(
     ``val_regions`` and the whole of every ``val_sources`` genome. A transcript anchors a sample
     only when it lies wholly inside one split.
 
+    With ``derive_cds="longest-orf"`` each representative transcript without CDS whose coding
+    status is claimed or unknown (an exon-only annotation's) takes its longest complete ORF of
+    at least 100 codons as CDS (:func:`genatator.annotation.orf.derive_cds`) before its labels
+    are made, so such an annotation teaches all five classes.
+
     The cache is assembled in a temporary sibling directory and renamed into place.
 
     Raises:
         InputError: an annotation names a sequence its FASTA lacks or runs past its end, a split
             has no transcripts, or a validation genome repeats a training sequence.
-        ConfigError: a validation region names an unknown sequence or lies past its end.
+        ConfigError: a validation region names an unknown sequence or lies past its end, or
+            ``derive_cds`` is not a known rule.
     """
+    if derive_cds not in DERIVE_CDS_RULES:
+        raise ConfigError(f"--derive-cds must be one of {', '.join(DERIVE_CDS_RULES)}")
     cache = Path(cache)
     sources, val_sources, val_regions = list(sources), list(val_sources), list(val_regions)
-    expected = fingerprint(sources, val_sources, val_regions)
+    expected = fingerprint(sources, val_sources, val_regions, derive_cds)
     if (cache / MANIFEST).is_file():
         reused = _reuse(cache, expected)
         if reused is not None:
@@ -146,7 +165,7 @@ def prepare(
     cache.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
     try:
-        builder = _Builder(staging, val_regions)
+        builder = _Builder(staging, val_regions, derive_cds)
         for source in sources:
             builder.add(source, TRAIN)
         builder.check_regions()
@@ -197,8 +216,9 @@ def _load(cache: Path, values: dict) -> PreparedData:
 class _Builder:
     """Accumulates cached chromosomes and anchored transcripts, source by source."""
 
-    def __init__(self, directory: Path, val_regions: list[Region]) -> None:
+    def __init__(self, directory: Path, val_regions: list[Region], derive_cds: str) -> None:
         self.directory = directory
+        self.derive_cds = derive_cds
         self.chromosomes: list[Chromosome] = []
         self.rows: dict[str, list[tuple[int, int, int, int]]] = {TRAIN: [], VAL: []}
         self.train_digests: dict[str, str] = {}  # digest -> "seqid of genome"
@@ -219,12 +239,8 @@ class _Builder:
         if not by_sequence:
             raise InputError(f"{display_name(source.annotation)}: no transcripts found")
         has_cds = any(t.cds for transcripts in isoforms.values() for t in transcripts)
-        channels = list(range(len(CLASSES))) if has_cds else [EXON, INTRON]
-        if not has_cds:
-            logger.warning(
-                "%s has no CDS: its sequences teach exon and intron only",
-                display_name(source.annotation),
-            )
+        added: list[Chromosome] = []
+        without_cds = given_cds = 0
         seen: set[str] = set()
         for record in read_fasta(source.genome):
             seen.add(record.name)
@@ -239,10 +255,16 @@ class _Builder:
             transcripts = by_sequence.get(record.name)
             if not transcripts:
                 continue
+            if self.derive_cds != "none":
+                lacking = sum(not t.cds for t in transcripts)
+                transcripts = [derive_transcript_cds(t, record.sequence) for t in transcripts]
+                given = lacking - sum(not t.cds for t in transcripts)
+                without_cds, given_cds = without_cds + lacking, given_cds + given
+                has_cds |= given > 0
             chromosome = self._add_sequence(
                 source, split, record.name, record.sequence, digest, transcripts
             )
-            chromosome.channels = channels
+            added.append(chromosome)
             for transcript in isoforms[record.name]:
                 if _inside(transcript, chromosome.intervals[TRAIN]):
                     self.splice_table.add_transcript(transcript, record.sequence)
@@ -253,6 +275,20 @@ class _Builder:
                 f"{display_name(source.genome)} does not contain"
                 + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
             )
+        if self.derive_cds != "none":
+            logger.info(
+                "%s: %d of %d representative transcripts without CDS took their longest ORF as CDS",
+                display_name(source.annotation),
+                given_cds,
+                without_cds,
+            )
+        if not has_cds:
+            logger.warning(
+                "%s has no CDS: its sequences teach exon and intron only",
+                display_name(source.annotation),
+            )
+        for chromosome in added:
+            chromosome.channels = list(range(len(CLASSES))) if has_cds else [EXON, INTRON]
 
     def _add_sequence(
         self,

@@ -23,6 +23,7 @@ exact CPU figure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import math
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genatator.model.config import PRESETS, preset_config
+from genatator.model.config import PRESETS, GenatatorConfig, preset_config
 from genatator.model.directory import bundled_tokenizer
 from genatator.model.genatator import GenatatorModel, ModelInputs
 from genatator.model.inputs import build_inputs
@@ -93,6 +94,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--grad-checkpointing", action="store_true", help="checkpoint the encoder layers"
     )
+    parser.add_argument(
+        "--output-block",
+        choices=("wide", "narrow"),
+        default=None,
+        help="override the presets' U-Net last block (default: each preset's own)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="override the presets' encoder dropout, hidden and attention (default: the preset's)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of text")
     args = parser.parse_args(argv)
     args.presets = [p.strip() for p in args.presets.split(",") if p.strip()]
@@ -147,6 +160,18 @@ def random_windows(rng: np.random.Generator, count: int, length: int) -> list[st
     return [LETTERS[row].tobytes().decode("ascii") for row in codes]
 
 
+def configured(preset: str, vocab_size: int, args: argparse.Namespace) -> GenatatorConfig:
+    """The preset's config with the command line's architecture overrides."""
+    config = preset_config(preset, vocab_size=vocab_size)
+    if args.output_block is not None:
+        config.unet = dataclasses.replace(config.unet, output_block=args.output_block)
+    if args.dropout is not None:
+        config.encoder = dataclasses.replace(
+            config.encoder, hidden_dropout=args.dropout, attention_dropout=args.dropout
+        )
+    return config
+
+
 def bench_preset(
     preset: str,
     tokenizer: DnaTokenizer,
@@ -156,7 +181,7 @@ def bench_preset(
 ) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    config = preset_config(preset, vocab_size=tokenizer.vocab_size)
+    config = configured(preset, tokenizer.vocab_size, args)
     window = args.window or int(config.max_tokens * NT_PER_TOKEN)
     model = GenatatorModel(config, attn_impl=args.attn_impl).to(device).train()
     model.encoder.gradient_checkpointing = args.grad_checkpointing
@@ -219,6 +244,8 @@ def bench_preset(
         "window_nt": window,
         "batch_size": args.batch_size,
         "precision": "bf16" if dtype is not None else "fp32",
+        "output_block": config.unet.output_block,
+        "dropout": config.encoder.hidden_dropout,
         "grad_checkpointing": args.grad_checkpointing,
         "attn_impl": args.attn_impl,
         "max_tokens": config.max_tokens,
@@ -277,7 +304,8 @@ def main(argv: list[str] | None = None) -> None:
             print("note: CPU peak memory is the process-wide peak RSS, monotone across presets;")
             print("      run one preset per invocation for an exact per-preset CPU figure")
         print(
-            f"{'preset':<11}{'params M':>9}{'window nt':>10}{'batch':>6}{'prec':>6}"
+            f"{'preset':<11}{'params M':>9}{'window nt':>10}{'batch':>6}{'prec':>6}{'block':>7}"
+            f"{'drop':>5}"
             f"{'tok/win':>9}{'nt/s':>11}{'s/step':>9}{'steps':>6}{'prep s':>8}{'peak MiB':>10}"
         )
     results = []
@@ -290,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.json:
             print(
                 f"{result['preset']:<11}{result['parameters_m']:>9.2f}{result['window_nt']:>10}"
-                f"{result['batch_size']:>6}{result['precision']:>6}"
+                f"{result['batch_size']:>6}{result['precision']:>6}{result['output_block']:>7}"
+                f"{result['dropout']:>5.2f}"
                 f"{result['tokens_per_window']:>9.0f}{result['nt_per_s']:>11.0f}"
                 f"{result['s_per_step']:>9.3f}{result['timed_steps']:>6}"
                 f"{result['prep_s_per_step']:>8.3f}{result['peak_memory_mib']:>10.0f}",

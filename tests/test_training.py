@@ -391,3 +391,25 @@ def test_torchrun_two_processes_match_one_process_with_accumulation(tmp_path, ca
         torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-5)
     assert len(checkpoint(ddp, 4)["rng"]) == 2  # one random state per rank
     assert (ddp / "best" / "model.safetensors").is_file()
+
+
+def test_a_window_longer_than_the_presets_token_budget_raises_the_budget(tmp_path, capsys, genome):
+    """`tiny` holds 510 tokens (about 2.4 kb); a 3.5 kb --window must be read whole, not cut."""
+    run = tmp_path / "run"
+    args = [*FAST, "--window", "3500", "--max-steps", "1", "--eval-every", "100"]
+    code, err = run_cli(capsys, *inputs(genome), *args, "-o", run)
+    assert code == 0, err
+    model, tokenizer = load_model_directory(run / "init")
+    assert "token budget raised from 510" in err
+    assert model.config.max_tokens > 510
+    # Every nucleotide of a 3.5 kb window of the training DNA is covered by a token.
+    from genatator.genome import read_fasta
+    from genatator.model.inputs import build_inputs
+
+    sequence = next(iter(read_fasta(str(genome[0])))).sequence[:3500]
+    covered = build_inputs(tokenizer, [sequence], max_tokens=model.config.max_tokens)
+    assert bool((covered.nucleotide_to_token >= 0).all())
+    # The default (preset-sized) window leaves the preset's budget alone.
+    code, err = run_cli(capsys, *inputs(genome), *FAST, "--max-steps", "1", "-o", tmp_path / "b")
+    assert code == 0, err
+    assert load_model_directory(tmp_path / "b" / "init")[0].config.max_tokens == 510

@@ -58,3 +58,42 @@ def test_receptive_field_is_local_and_bounded_by_chunks():
     changed = (a - b).abs().sum(dim=1) > 0
     assert changed[5]
     assert not changed[32:].any()  # no context crosses a chunk border
+
+
+def test_narrow_output_block_keeps_shape_and_has_the_narrow_layout():
+    torch.manual_seed(3)
+    unet = UNet1D(8, (4, 8, 16), output_block="narrow")
+    out = unet(torch.randn(2, 8, 37))
+    assert out.shape == (2, 8, 37) and torch.isfinite(out).all()
+    shapes = {k: tuple(v.shape) for k, v in unet.state_dict().items()}
+    # Full-resolution convolutions stay at c1 = 4 channels; a pointwise layer widens to 8.
+    assert shapes["final_block.conv_layers.0.weight"] == (4, 4, 3)
+    assert shapes["final_block.conv_layers.1.weight"] == (4, 4, 3)
+    assert shapes["projection.weight"] == (8, 4, 1)
+    assert "projection.weight" not in UNet1D(8, (4, 8, 16)).state_dict()
+
+    # The wide block has 8·4·3 + 8·8·3 weights at full resolution, the narrow one 2·4·4·3 + 8·4.
+    def full_resolution_weights(module: UNet1D) -> int:
+        return sum(
+            v.numel()
+            for k, v in module.state_dict().items()
+            if k.startswith(("final_block", "projection")) and k.endswith("weight")
+        )
+
+    wide_count, narrow_count = (
+        full_resolution_weights(UNet1D(8, (4, 8, 16))),
+        full_resolution_weights(unet),
+    )
+    assert (wide_count, narrow_count) == (8 * 4 * 3 + 8 * 8 * 3, 2 * 4 * 4 * 3 + 8 * 4)
+
+
+def test_narrow_output_block_sees_only_local_context():
+    torch.manual_seed(4)
+    unet = UNet1D(2, (4, 8, 16), output_block="narrow").eval()
+    x = torch.randn(64, 2)
+    y = x.clone()
+    y[40] += 10.0
+    with torch.no_grad():
+        a, b = run_chunked(unet, [x, y], chunk_size=32)
+    changed = (a - b).abs().sum(dim=1) > 0
+    assert changed[40] and not changed[:32].any()

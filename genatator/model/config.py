@@ -142,6 +142,10 @@ class MemoryConfig:
         return _from_dict(cls, values, "memory")
 
 
+#: The U-Net's last-block layouts (:class:`UNetConfig.output_block`).
+OUTPUT_BLOCKS: tuple[str, ...] = ("wide", "narrow")
+
+
 @dataclass
 class UNetConfig:
     """1-D U-Net head over nucleotides (3 down, 3 up levels, skip connections)."""
@@ -149,6 +153,10 @@ class UNetConfig:
     channels: tuple[int, int, int] | None = None  # None: [c, 2c, 4c] with c = max(32, 2H // 8)
     chunk_size: int = 8192  # nucleotides per independent U-Net chunk (bounds activation memory)
     cycles: int = 1  # recycling: x ← x + z between cycles, loss summed over cycles
+    # "wide": the paper's last block, two kernel-3 convolutions c → 2H → 2H at full resolution;
+    # "narrow": c → c → c, then a pointwise c → 2H projection (about 15× fewer operations in the
+    # costliest block of a CPU training step; see docs/training.md).
+    output_block: str = "wide"
 
     def __post_init__(self) -> None:
         if self.channels is not None:
@@ -159,6 +167,11 @@ class UNetConfig:
             raise ConfigError(f"unet cycles must be 1, 2 or 3, got {self.cycles}")
         if self.chunk_size < 8:
             raise ConfigError(f"unet chunk_size must be >= 8, got {self.chunk_size}")
+        if self.output_block not in OUTPUT_BLOCKS:
+            raise ConfigError(
+                f"unet output_block must be one of {', '.join(OUTPUT_BLOCKS)}, "
+                f"got {self.output_block!r}"
+            )
 
     def resolved_channels(self, hidden_size: int) -> tuple[int, int, int]:
         if self.channels is not None:

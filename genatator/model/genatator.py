@@ -118,7 +118,11 @@ class GenatatorModel(nn.Module):
         # Unit-variance letter embeddings (nn.Embedding's default, as GENATATOR): the letters
         # carry the splice motifs and must not start drowned by the token states.
         self.nucleotide_embedding = nn.Embedding(vocab, hidden)
-        self.unet = UNet1D(2 * hidden, config.unet.resolved_channels(hidden))
+        self.unet = UNet1D(
+            2 * hidden,
+            config.unet.resolved_channels(hidden),
+            output_block=config.unet.output_block,
+        )
         self.classifier = nn.Linear(2 * hidden, config.num_labels)
 
     @property
@@ -148,6 +152,14 @@ class GenatatorModel(nn.Module):
             recycling cycles, divided by the valid element count times the cycles.
         """
         token_states = self.memory_encoder(inputs.token_ids).hidden  # (B, T, H)
+        letters = self.nucleotide_embedding(inputs.nucleotide_ids)
+        device_type = token_states.device.type
+        if torch.is_autocast_enabled(device_type):
+            # Build the per-nucleotide features (the largest tensors of a step) in the autocast
+            # dtype: the U-Net would cast them anyway, and fp32 copies of them cost more than
+            # the convolutions' arithmetic on a CPU.
+            work = torch.get_autocast_dtype(device_type)
+            token_states, letters = token_states.to(work), letters.to(work)
         covered = inputs.nucleotide_to_token >= 0  # (B, L)
         index = inputs.nucleotide_to_token.clamp(min=0)
         # (B, T, H) -> (B, L, H): each nucleotide takes its covering token's state.
@@ -155,10 +167,12 @@ class GenatatorModel(nn.Module):
             token_states, 1, index.unsqueeze(-1).expand(-1, -1, token_states.shape[-1])
         )
         repeated = repeated * covered.unsqueeze(-1).to(repeated.dtype)
-        features = torch.cat([self.nucleotide_embedding(inputs.nucleotide_ids), repeated], dim=-1)
+        features = torch.cat([letters, repeated], dim=-1)
 
         lengths = inputs.lengths.tolist()
-        x = [features[b, :n] for b, n in enumerate(lengths)]  # B × (L_b, 2H)
+        # unbind, not one select per row: each select's backward would allocate a zero tensor
+        # the size of the whole batch (measured: a quarter of a CPU training step at batch 4).
+        x = [row[:n] for row, n in zip(features.unbind(0), lengths)]  # B × (L_b, 2H)
         mask = covered.clone()
         if labels is not None:
             mask_loss = covered if label_mask is None else covered & label_mask.bool()
@@ -166,7 +180,7 @@ class GenatatorModel(nn.Module):
             if channel_mask is not None:
                 element_mask = element_mask & channel_mask.bool().unsqueeze(1)
             denominator = element_mask.sum() * self.config.unet.cycles
-            loss = features.new_zeros(())
+            loss = features.new_zeros((), dtype=torch.float32)  # summed in fp32 under autocast
         logits = None
         for _ in range(self.config.unet.cycles):
             z = [F.silu(out) for out in run_chunked(self.unet, x, self.config.unet.chunk_size)]

@@ -148,8 +148,8 @@ class RecurrentMemoryEncoder(nn.Module):
             )
             hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention)  # (A, width, H)
             memory = memory.index_copy(0, active_index, hidden[:, 1 : 1 + num_mem])
-            for row, (b, chunk) in enumerate(zip(active, chunks)):
-                outputs[b].append(hidden[row, first : first + len(chunk)])
+            for row, b, chunk in zip(hidden.unbind(0), active, chunks, strict=True):
+                outputs[b].append(row[first : first + len(chunk)])
             if return_segments:
                 full = hidden.new_zeros(batch, seg_len, hidden_size)
                 full[active_index, :width] = hidden

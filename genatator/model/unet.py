@@ -59,10 +59,13 @@ class UNet1D(nn.Module):
     """U-Net over ``(N, C, L)`` with any ``L >= 1``; output has the input's channels and length.
 
     Channels go ``C → c → 2c → 4c`` down and back ``4c → 2c → c → C``; there is no separate
-    bottleneck block (as in GENATATOR).
+    bottleneck block (as in GENATATOR). With ``output_block="narrow"`` the last block keeps ``c``
+    channels and a pointwise convolution maps them to ``C``.
     """
 
-    def __init__(self, channels: int, widths: tuple[int, int, int]) -> None:
+    def __init__(
+        self, channels: int, widths: tuple[int, int, int], *, output_block: str = "wide"
+    ) -> None:
         super().__init__()
         c1, c2, c3 = widths
         self.downsample_blocks = nn.ModuleList(
@@ -71,7 +74,13 @@ class UNet1D(nn.Module):
         self.upsample_blocks = nn.ModuleList(
             [UpBlock(c3, c3, c3), UpBlock(c3, c2, c2), UpBlock(c2, c1, c1)]
         )
-        self.final_block = ConvPair(c1, channels, last_activation=False)
+        if output_block == "wide":
+            self.final_block = ConvPair(c1, channels, last_activation=False)
+            self.projection: nn.Conv1d | None = None
+        else:
+            # Full-resolution convolutions stay at c1 channels; one pointwise layer widens.
+            self.final_block = ConvPair(c1, c1)
+            self.projection = nn.Conv1d(c1, channels, kernel_size=1)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -98,7 +107,8 @@ class UNet1D(nn.Module):
             skips.append(skip)
         for block, skip in zip(self.upsample_blocks, reversed(skips)):
             x = block(x, skip)
-        return self.final_block(x)
+        x = self.final_block(x)
+        return x if self.projection is None else self.projection(x)
 
 
 def run_chunked(unet: UNet1D, features: list[torch.Tensor], chunk_size: int) -> list[torch.Tensor]:
@@ -119,8 +129,8 @@ def run_chunked(unet: UNet1D, features: list[torch.Tensor], chunk_size: int) -> 
     for positions in by_length.values():
         stacked = torch.stack([pieces[p][2] for p in positions]).transpose(1, 2)  # (n, C, l)
         out = unet(stacked).transpose(1, 2)  # (n, l, C)
-        for row, p in enumerate(positions):
-            results[p] = out[row]
+        for row, p in zip(out.unbind(0), positions):  # one backward op, not one per row
+            results[p] = row
     outputs: list[list[torch.Tensor]] = [[] for _ in features]
     for (index, _, _), result in zip(pieces, results):
         outputs[index].append(result)  # pieces were appended in offset order

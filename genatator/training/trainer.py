@@ -155,7 +155,7 @@ class _Trainer:
         data = self._prepare()
         init = self.run_dir / INIT_DIR
         if not (init / "model.safetensors").is_file():
-            self._write_initial_model(init)
+            self._write_initial_model(init, data)
         model, tokenizer = load_model_directory(init)
         if config.window is None:
             config.window = default_window(data, tokenizer, model.config.max_tokens)
@@ -178,6 +178,7 @@ class _Trainer:
             config.sources,
             val_sources=config.val_sources,
             val_regions=regions,
+            derive_cds=config.derive_cds,
         )
 
     def _gene_model(self) -> GeneModelCounts:
@@ -193,10 +194,11 @@ class _Trainer:
             self._gene_model_counts = count_gene_model(
                 [(source.genome, source.annotation) for source in config.sources],
                 exclude=regions,
+                derive_cds=config.derive_cds,
             )
         return self._gene_model_counts
 
-    def _write_initial_model(self, init: Path) -> None:
+    def _write_initial_model(self, init: Path, data: PreparedData) -> None:
         config = self.config
         if config.model is not None:
             model, tokenizer = load_model_directory(config.model)
@@ -209,6 +211,8 @@ class _Trainer:
                 seed=config.seed,
             )
             model, tokenizer, card = new.model, new.tokenizer, new.card()
+        if config.window is not None:
+            _fit_token_budget(model, data, tokenizer, config.window)
         write_model_directory(init, model, tokenizer, card, replace=True)
 
     def _sample_source(self) -> SampleSource:
@@ -407,7 +411,30 @@ class _Trainer:
 
 
 def default_window(data: PreparedData, tokenizer: DnaTokenizer, max_tokens: int) -> int:
-    """Nucleotides that fill ``max_tokens`` tokens, measured on the first 200 kb of training ACGT.
+    """Nucleotides that fill ``max_tokens`` tokens (of the training DNA's mean token length)."""
+    return max(1, int(max_tokens * nucleotides_per_token(data, tokenizer) * _WINDOW_FILL))
+
+
+def _fit_token_budget(
+    model: GenatatorModel, data: PreparedData, tokenizer: DnaTokenizer, window: int
+) -> None:
+    """Raise a new model's token budget to hold ``window`` nucleotides, so that a long
+    ``--window`` is read whole instead of being cut at the preset's budget. No weight depends
+    on the budget: the memory recurrence reads any number of segments."""
+    per_token = nucleotides_per_token(data, tokenizer)
+    needed = math.ceil(window / (per_token * _WINDOW_FILL))
+    if needed > model.config.max_tokens:
+        logger.info(
+            "window: %d nt needs about %d tokens; token budget raised from %d",
+            window,
+            needed,
+            model.config.max_tokens,
+        )
+        model.config.max_tokens = needed
+
+
+def nucleotides_per_token(data: PreparedData, tokenizer: DnaTokenizer) -> float:
+    """Mean nucleotides per token on the first 200 kb of training ACGT.
 
     N runs (gaps, a chromosome's telomere) are left out of the measured text: the tokenizer
     folds them into a few tokens, and a window measured over them would be megabases long.
@@ -432,8 +459,7 @@ def default_window(data: PreparedData, tokenizer: DnaTokenizer, max_tokens: int)
     if found < 1000:
         raise ConfigError("the training sequences hold under 1 kb of ACGT; set --window explicitly")
     sequence = np.concatenate(pieces).tobytes().decode("ascii")
-    per_token = len(sequence) / max(len(tokenizer.encode(sequence).ids), 1)
-    return max(1, int(max_tokens * per_token * _WINDOW_FILL))
+    return len(sequence) / max(len(tokenizer.encode(sequence).ids), 1)
 
 
 def lr_factor(step: int, *, warmup: int, total: int, schedule: str, floor: float) -> float:

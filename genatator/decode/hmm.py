@@ -214,7 +214,7 @@ class _PosteriorScorer:
         self.alpha = dict(zip(alpha_rows.tolist(), alpha, strict=True))
         self.beta = dict(zip(beta_rows.tolist(), beta, strict=True))
         self.log_end = np.log(self.alpha[n - 1][0])
-        self.prefix = evidence.prefix
+        self.prefix = evidence.prefix(edges.delayed_classes)
         self.cumulative = np.cumsum(self._increments())
 
     def _increments(self) -> np.ndarray:
@@ -242,8 +242,10 @@ class _PosteriorScorer:
         delay, klass = int(edges.delay[k]), int(edges.state_class[edges.dst[k]])
         entry = end - delay + 1
         gate = float(self.evidence.conditions[edges.condition[k], entry])
+        if delay == 1:  # running sums exist only for the classes delayed edges cover
+            return float(edges.weight[k]) + gate + float(self.evidence.emissions[klass, end])
         return (
-            float(edges.weight[k]) + gate + self.prefix[end + 1, klass] - self.prefix[entry, klass]
+            float(edges.weight[k]) + gate + self.prefix[klass, end + 1] - self.prefix[klass, entry]
         )
 
     def segment(self, a: int, b: int, inside: np.ndarray) -> float:

@@ -84,6 +84,12 @@ class EdgeList:
     def n_states(self) -> int:
         return len(self.state_class)
 
+    @cached_property
+    def delayed_classes(self) -> tuple[int, ...]:
+        """Emission classes that delayed edges cover: the only ones whose running sums the
+        passes read (fly's model: 1 of 11)."""
+        return tuple(sorted({int(c) for c in self.state_class[self.dst[self.delay > 1]]}))
+
     # The compiled passes take the edges in two parts. *Steady* edges (one base, condition 0)
     # are open everywhere: CSR lists of them (into each state for Viterbi and forward, out of
     # each for backward), whose destination emission is common and applied once per state.
@@ -163,10 +169,16 @@ class Evidence:
         arrays were built that way, as :func:`genatator.decode.evidence.build_evidence` does)."""
         return np.ascontiguousarray(self.emissions.T), np.ascontiguousarray(self.conditions.T)
 
-    @cached_property
-    def prefix(self) -> np.ndarray:
-        """float64 ``(n + 1, K)`` cumulative emissions, for delayed edges (computed once)."""
-        return _prefix_sums(self.by_position[0])
+    def prefix(self, classes: tuple[int, ...]) -> np.ndarray:
+        """float64 ``(K, n + 1)`` running sums of the emissions of ``classes`` from zero, for
+        delayed edges; the other rows are zero, never written (computed once per class set)."""
+        key = ("prefix", classes)
+        cache = self.__dict__.setdefault("_prefix", {})  # frozen: keep it beside the fields
+        if key not in cache:
+            out = np.zeros((self.emissions.shape[0], len(self) + 1))
+            _prefix_sums(self.emissions, np.asarray(classes, dtype=np.intp), out)
+            cache[key] = out
+        return cache[key]
 
     @cached_property
     def emissions_exp(self) -> np.ndarray:
@@ -180,13 +192,15 @@ class Evidence:
         prefix sums (views); its exp table is its own, so they exist only where needed.
 
         Delayed edges use only differences of the prefix sums, so a slice of this stretch's
-        prefix sums serves the window as it is.
+        prefix sums (those computed so far) serves the window as it is.
         """
         part = Evidence(self.emissions[:, lo:hi], self.conditions[:, lo:hi])
         emissions, conditions = self.by_position
         derived = part.__dict__  # where cached_property keeps its values
         derived["by_position"] = (emissions[lo:hi], conditions[lo:hi])
-        derived["prefix"] = self.prefix[lo : hi + 1]
+        derived["_prefix"] = {
+            key: sums[:, lo : hi + 1] for key, sums in self.__dict__.get("_prefix", {}).items()
+        }
         return part
 
 
@@ -211,7 +225,8 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
     src, weight, _, starts, index = edges.steady_in
     score = _viterbi(
         src, weight, starts, index, *edges.gated, *edges.indexes,
-        *evidence.by_position, evidence.prefix, start_state, end_state, states,
+        *evidence.by_position, evidence.prefix(edges.delayed_classes), start_state, end_state,
+        states,
     )  # fmt: skip
     return DecodedPath(states, float(score))
 
@@ -243,7 +258,8 @@ def forward(
         src, _, weight_exp, starts, _ = edges.steady_in
         _forward(
             src, weight_exp, starts, *edges.gated, edges.indexes[2], *evidence.by_position,
-            evidence.prefix, evidence.emissions_exp, start_state, kept, alpha, log_scale,
+            evidence.prefix(edges.delayed_classes), evidence.emissions_exp, start_state, kept,
+            alpha, log_scale,
         )  # fmt: skip
     return alpha, log_scale
 
@@ -271,7 +287,8 @@ def backward(
         dst, _, weight_exp, starts, _ = edges.steady_out
         _backward(
             dst, weight_exp, starts, *edges.gated, edges.indexes[2], *evidence.by_position,
-            evidence.prefix, evidence.emissions_exp, end_state, log_scale, kept, beta,
+            evidence.prefix(edges.delayed_classes), evidence.emissions_exp, end_state, log_scale,
+            kept, beta,
         )  # fmt: skip
     return beta
 
@@ -322,7 +339,7 @@ def _viterbi(
                 if d == 1:
                     gain = emissions[i, klass]
                 else:
-                    gain = prefix[i + 1, klass] - prefix[entry, klass]
+                    gain = prefix[klass, i + 1] - prefix[klass, entry]
                 value = before[gated_src[j]] + gated_weight[j] + gate + gain
                 if value > late[t]:
                     late[t] = value
@@ -407,7 +424,7 @@ def _forward(
                     continue
                 t = gated_dst[j]
                 klass = state_class[t]
-                value = gated_weight[j] + rescale + prefix[i + 1, klass] - prefix[entry, klass]
+                value = gated_weight[j] + rescale + prefix[klass, i + 1] - prefix[klass, entry]
                 late[t] += previous * np.exp(value)
         last = ring[(i - 1) & mask]
         row = ring[i & mask]
@@ -473,7 +490,7 @@ def _backward(
                 if later == 0.0:
                     continue
                 klass = state_class[gated_dst[j]]
-                value = gated_weight[j] + rescale + prefix[i + d + 1, klass] - prefix[entry, klass]
+                value = gated_weight[j] + rescale + prefix[klass, i + d + 1] - prefix[klass, entry]
                 late[gated_src[j]] += later * np.exp(value)
         row = ring[i & mask]
         for s in range(n_states):
@@ -485,15 +502,14 @@ def _backward(
 
 
 @numba.njit(cache=True, nogil=True)
-def _prefix_sums(values):
-    """float64 ``(n + 1, K)`` running sums of an ``(n, K)`` array down its rows, from zero (numpy's
-    cumsum down the short axis of a C-order array is several times slower)."""
-    n, k = values.shape
-    out = np.zeros((n + 1, k))
-    for i in range(n):
-        for j in range(k):
-            out[i + 1, j] = out[i, j] + values[i, j]
-    return out
+def _prefix_sums(values, classes, out):
+    """``out[k, i + 1] = out[k, i] + values[k, i]`` for each ``k`` in ``classes``: running sums
+    of class-major ``(K, n)`` rows, each a contiguous pass."""
+    for k in classes:
+        row, total = values[k], 0.0
+        for i in range(row.shape[0]):
+            total += row[i]
+            out[k, i + 1] = total
 
 
 @numba.njit(cache=True, nogil=True)

@@ -418,14 +418,18 @@ def _forward(
                 continue
             # Row i - d is scaled by its own cumulative factor: bring it to row i - 1's.
             rescale = gate + log_scale[i - d] - log_scale[i - 1]
+            # One exp per emission class, not per edge: a group's edges mostly share theirs.
+            last_klass, factor = -1, 0.0
             for j in range(first, groups[g + 1]):
                 previous = before[gated_src[j]]
                 if previous == 0.0:
                     continue
                 t = gated_dst[j]
                 klass = state_class[t]
-                value = gated_weight[j] + rescale + prefix[klass, i + 1] - prefix[klass, entry]
-                late[t] += previous * np.exp(value)
+                if klass != last_klass:
+                    factor = np.exp(rescale + prefix[klass, i + 1] - prefix[klass, entry])
+                    last_klass = klass
+                late[t] += previous * gated_weight_exp[j] * factor
         last = ring[(i - 1) & mask]
         row = ring[i & mask]
         total = 0.0
@@ -485,13 +489,16 @@ def _backward(
                 continue
             later_row = ring[(i + d) & mask]
             rescale = gate + log_scale[i] - log_scale[i + d]
+            last_klass, factor = -1, 0.0  # one exp per emission class, as in the forward pass
             for j in range(first, groups[g + 1]):
                 later = later_row[gated_dst[j]]
                 if later == 0.0:
                     continue
                 klass = state_class[gated_dst[j]]
-                value = gated_weight[j] + rescale + prefix[klass, i + d + 1] - prefix[klass, entry]
-                late[gated_src[j]] += later * np.exp(value)
+                if klass != last_klass:
+                    factor = np.exp(rescale + prefix[klass, i + d + 1] - prefix[klass, entry])
+                    last_klass = klass
+                late[gated_src[j]] += later * gated_weight_exp[j] * factor
         row = ring[i & mask]
         for s in range(n_states):
             acc = late[s]

@@ -169,13 +169,14 @@ def test_mamba_ssm_path_passes_the_kernel_the_same_problem(monkeypatch):
     assert torch.allclose(m(u), expected, rtol=0, atol=1e-5)
 
 
-def test_backend_is_mambapy_on_cpu_and_missing_mambapy_is_a_model_error(monkeypatch):
-    assert mamba_backend("cpu") == "mambapy"
+def test_backend_is_chunked_on_cpu_and_missing_mambapy_is_a_model_error_on_cuda(monkeypatch):
+    assert mamba_backend("cpu") == "chunked"
     if importlib.util.find_spec("mamba_ssm") is None:
         assert mamba_backend("cuda") == "mambapy"  # CUDA without mamba_ssm: still pscan
     monkeypatch.setattr(mamba_module.importlib.util, "find_spec", lambda name: None)
+    assert mamba_backend("cpu") == "chunked"  # the CPU scan needs no extra package
     with pytest.raises(ModelError, match="pip install mambapy"):
-        mamba_backend("cpu")
+        mamba_backend("cuda")
 
 
 # -- the three classifiers -------------------------------------------------------------------------

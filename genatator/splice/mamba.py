@@ -7,8 +7,12 @@ loads with ``load_state_dict(strict=True)``.
 
 Backends of the selective scan:
 
-- ``mambapy``: the parallel (Blelloch) scan of the ``mambapy`` package in plain PyTorch; runs on
-  CPU and on CUDA without mamba_ssm. Every CPU run, training included, takes this path.
+- ``mambapy``: the parallel (Blelloch) scan of the ``mambapy`` package in plain PyTorch; CUDA
+  without mamba_ssm takes this path, and on CPU it stays selectable (``backend="mambapy"``).
+- ``chunked``: :func:`genatator.splice.chunked_scan.fused_selective_scan`, the recurrence run one
+  chunk of steps at a time with ``exp(Δ·A)`` and ``Δx·B`` built per chunk, and a hand-written
+  backward (the same recurrence in reverse); the CPU default, measured faster than mambapy
+  (``benchmarks/bench_splice_scan.py``) and needing no extra package.
 - ``mamba_ssm``: the fused CUDA kernel, used when ``mamba_ssm`` imports and the input is on CUDA.
   The kernel itself is untested here (no GPU); the tests check the arguments passed to it
   against a stand-in with the kernel's documented semantics.
@@ -29,8 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genatator.errors import ModelError
+from genatator.splice.chunked_scan import DEFAULT_CHUNK, fused_selective_scan
 
-Backend = Literal["mamba_ssm", "mambapy"]
+Backend = Literal["mamba_ssm", "mambapy", "chunked"]
 
 _MISSING_MAMBAPY = "the Mamba model needs mambapy: pip install mambapy"
 
@@ -59,14 +64,17 @@ def mamba_backend(device: torch.device | str) -> Backend:
     """The scan backend a Mamba model uses on ``device``.
 
     Returns:
-        ``"mamba_ssm"`` on CUDA when mamba_ssm imports, otherwise ``"mambapy"``.
+        ``"mamba_ssm"`` on CUDA when mamba_ssm imports, ``"chunked"`` on CPU, otherwise
+        ``"mambapy"``.
 
     Raises:
-        ModelError: neither backend is available (mambapy is not installed). There is
-            deliberately no fallback to a sequential loop: it is ~13× slower than mambapy.
+        ModelError: on CUDA without mamba_ssm, mambapy is not installed.
     """
-    if torch.device(device).type == "cuda" and _mamba_ssm_scan() is not None:
+    kind = torch.device(device).type
+    if kind == "cuda" and _mamba_ssm_scan() is not None:
         return "mamba_ssm"  # pragma: no cover - needs a GPU
+    if kind == "cpu":
+        return "chunked"
     if importlib.util.find_spec("mambapy") is None:
         raise ModelError(_MISSING_MAMBAPY)
     return "mambapy"
@@ -114,7 +122,8 @@ class MambaMixer(nn.Module):
         dt_min: smallest initial Δ.
         dt_max: largest initial Δ.
         dt_init_floor: lower clamp of the initial Δ.
-        backend: ``"auto"`` (see :func:`mamba_backend`) or force ``"mambapy"``.
+        backend: ``"auto"`` (see :func:`mamba_backend`), or force ``"mambapy"`` or ``"chunked"``.
+        scan_chunk: chunk length of the ``chunked`` scan (the result does not depend on it).
     """
 
     def __init__(
@@ -128,7 +137,8 @@ class MambaMixer(nn.Module):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         dt_init_floor: float = 1e-4,
-        backend: Literal["auto", "mambapy"] = "auto",
+        backend: Literal["auto", "mambapy", "chunked"] = "auto",
+        scan_chunk: int = DEFAULT_CHUNK,
     ) -> None:
         super().__init__()
         self.d_model = d_model
@@ -137,6 +147,7 @@ class MambaMixer(nn.Module):
         self.d_inner = expand * d_model
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
         self.backend = backend
+        self.scan_chunk = scan_chunk
         inner = self.d_inner
 
         self.in_proj = nn.Linear(d_model, 2 * inner, bias=False)
@@ -180,7 +191,7 @@ class MambaMixer(nn.Module):
         dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         A = -torch.exp(self.A_log)  # (E, N)
 
-        backend = "mambapy" if self.backend == "mambapy" else mamba_backend(hidden.device)
+        backend = mamba_backend(hidden.device) if self.backend == "auto" else self.backend
         if backend == "mamba_ssm":  # pragma: no cover - needs a GPU with mamba_ssm
             scan = _mamba_ssm_scan()
             y = scan(
@@ -197,9 +208,13 @@ class MambaMixer(nn.Module):
             return self.out_proj(y)
 
         delta = F.softplus(self.dt_proj(dt))  # (B, L, E)
-        deltaA = torch.exp(delta.unsqueeze(-1) * A)  # (B, L, E, N)
-        deltaBx = torch.einsum("ble,bln->blen", delta * x, B)  # (B, L, E, N)
-        y = selective_scan(deltaA, deltaBx, C) + self.D * x
+        if backend == "chunked":
+            y = fused_selective_scan(delta, A, delta * x, B, C, self.scan_chunk)
+        else:
+            deltaA = torch.exp(delta.unsqueeze(-1) * A)  # (B, L, E, N)
+            deltaBx = torch.einsum("ble,bln->blen", delta * x, B)  # (B, L, E, N)
+            y = selective_scan(deltaA, deltaBx, C)
+        y = y + self.D * x
         return self.out_proj(y * F.silu(z))
 
 

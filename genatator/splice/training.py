@@ -277,7 +277,7 @@ def train_splice(
         ConfigError: ``out_dir`` already holds a run and ``resume`` is False, there is no run
             to resume, or the resumed run had other settings or data.
         InputError: the dataset is missing or malformed, or its window differs from the model's.
-        ModelError: the Mamba backend (mambapy) is not installed.
+        ModelError: training a Mamba on CUDA without mamba_ssm, and mambapy is not installed.
     """
     say = log or (lambda message: None)
     out_dir = Path(out_dir)

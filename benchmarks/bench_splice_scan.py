@@ -1,0 +1,116 @@
+"""Windows/s of the Mamba splice model's selective scan on CPU: mambapy's scan vs the chunked scan.
+
+Two figures per scan and dtype, each one timed run after a warm-up:
+- ``scan``: one mixer's scan alone (``exp(Δ·A)``, ``Δx·B``, the recurrence and ``C·h``), forward
+  + backward, on the shapes of one training batch of the default Mamba splice model (batch 32,
+  window 512, 128 channels, state 16);
+- ``train``: one full training step of that model (forward, cross-entropy, backward, AdamW); bf16
+  runs under ``torch.autocast("cpu", dtype=torch.bfloat16)``.
+
+    taskset -c 0 python benchmarks/bench_splice_scan.py --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from genatator.splice.chunked_scan import DEFAULT_CHUNK, fused_selective_scan
+from genatator.splice.mamba import selective_scan
+from genatator.splice.models import MambaClassifier, SpliceModelConfig
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--chunks", type=int, nargs="+", default=[DEFAULT_CHUNK])
+    parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
+    parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N timed runs")
+    parser.add_argument("--skip-train", action="store_true", help="time the scan alone only")
+    parser.add_argument("--skip-mambapy", action="store_true", help="time the new scan only")
+    return parser.parse_args()
+
+
+def timed(step: Callable[[], None], repeat: int = 1) -> float:
+    """Fewest seconds of ``repeat`` calls of ``step``, after one untimed warm-up call."""
+    step()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def scan_step(backend: str, chunk: int, batch: int, dtype: torch.dtype) -> Callable[[], None]:
+    """Forward + backward of the scan, ``exp(Δ·A)`` and ``Δx·B`` included, on one batch."""
+    config = SpliceModelConfig(arch="mamba")
+    g = torch.Generator().manual_seed(0)
+    inner, n, length = config.d_model * config.expand, config.d_state, config.window
+    delta = (0.1 * torch.rand(batch, length, inner, generator=g)).to(dtype).requires_grad_()
+    A = -torch.arange(1.0, n + 1).repeat(inner, 1).requires_grad_()
+    u, B, C = (
+        torch.randn(batch, length, width, generator=g).to(dtype).requires_grad_()
+        for width in (inner, n, n)
+    )
+
+    def step() -> None:
+        if backend == "mambapy":
+            deltaA = torch.exp(delta.unsqueeze(-1) * A.to(dtype))
+            y = selective_scan(deltaA, torch.einsum("ble,bln->blen", u, B), C)
+        else:
+            y = fused_selective_scan(delta, A, u, B, C, chunk)
+        y.sum().backward()
+
+    return step
+
+
+def train_step(backend: str, chunk: int, batch: int, dtype: torch.dtype) -> Callable[[], None]:
+    """One AdamW training step of the default Mamba splice model with the given scan."""
+    config = SpliceModelConfig(arch="mamba")
+    torch.manual_seed(0)
+    model = MambaClassifier(config).train()
+    for layer in model.layers:
+        layer.mixer.backend, layer.mixer.scan_chunk = backend, chunk
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    codes = torch.randint(0, 4, (batch, config.window))
+    labels = torch.randint(0, 3, (batch,))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            logits = model(codes)
+        F.cross_entropy(logits.float(), labels, label_smoothing=0.1).backward()
+        optimizer.step()
+
+    return step
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    runs: list[tuple[str, str, int]] = [] if args.skip_mambapy else [("mambapy", "mambapy", 0)]
+    runs += [(f"chunked/{c}", "chunked", c) for c in args.chunks]
+    print(f"threads {args.threads}, batch {args.batch}; windows/s (seconds per batch)")
+    for name in DTYPES:
+        if name not in args.dtypes:
+            continue
+        dtype = DTYPES[name]
+        for label, backend, chunk in runs:
+            seconds = timed(scan_step(backend, chunk, args.batch, dtype), args.repeat)
+            line = f"{name} {label:12s} scan {args.batch / seconds:8.1f} ({seconds:.3f} s)"
+            if not args.skip_train:
+                seconds = timed(train_step(backend, chunk, args.batch, dtype), args.repeat)
+                line += f"   train {args.batch / seconds:7.1f} ({seconds:.3f} s)"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

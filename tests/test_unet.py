@@ -47,9 +47,10 @@ def test_chunked_run_equals_independent_calls_per_chunk():
             torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
 
 
-def test_receptive_field_is_local_and_bounded_by_chunks():
+@pytest.mark.parametrize("output_block", ["wide", "narrow"])
+def test_receptive_field_is_local_and_bounded_by_chunks(output_block):
     torch.manual_seed(2)
-    unet = UNet1D(2, (4, 8, 16)).eval()
+    unet = UNet1D(2, (4, 8, 16), output_block=output_block).eval()
     x = torch.randn(64, 2)
     y = x.clone()
     y[5] += 10.0
@@ -85,15 +86,3 @@ def test_narrow_output_block_keeps_shape_and_has_the_narrow_layout():
         full_resolution_weights(unet),
     )
     assert (wide_count, narrow_count) == (8 * 4 * 3 + 8 * 8 * 3, 2 * 4 * 4 * 3 + 8 * 4)
-
-
-def test_narrow_output_block_sees_only_local_context():
-    torch.manual_seed(4)
-    unet = UNet1D(2, (4, 8, 16), output_block="narrow").eval()
-    x = torch.randn(64, 2)
-    y = x.clone()
-    y[40] += 10.0
-    with torch.no_grad():
-        a, b = run_chunked(unet, [x, y], chunk_size=32)
-    changed = (a - b).abs().sum(dim=1) > 0
-    assert changed[40] and not changed[:32].any()

@@ -57,10 +57,11 @@ def _all_paths(edges: EdgeList, evidence: Evidence, start: int):
     return ending
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_viterbi_and_likelihood_match_enumeration(seed: int) -> None:
+# 64 condition rows: the passes find open ones through a 64-bit mask, so the highest bit counts.
+@pytest.mark.parametrize(("seed", "n_conditions"), [(seed, 3) for seed in range(12)] + [(12, 64)])
+def test_viterbi_and_likelihood_match_enumeration(seed: int, n_conditions: int) -> None:
     rng = np.random.default_rng(seed)
-    n_states, n_classes, n_conditions, n = 4, 3, 3, 7
+    n_states, n_classes, n = 4, 3, 7
     edges = _random_model(rng, n_states, n_classes, n_conditions)
     evidence = _random_evidence(rng, n, n_classes, n_conditions)
     end = int(rng.integers(0, n_states))
@@ -106,6 +107,18 @@ def test_kept_rows_are_the_full_passes_rows(seed: int) -> None:
     np.testing.assert_array_equal(backward(edges, evidence, 0, log_scale, rows), beta[kept])
     with pytest.raises(ValueError, match="kept rows"):
         forward(edges, evidence, 0, np.array([300]))
+
+
+def test_open_conditions_mark_the_rows_that_are_not_minus_infinity() -> None:
+    rng = np.random.default_rng(5)
+    evidence = _random_evidence(rng, 50, 2, 64)
+    bits = (np.uint64(1) << np.arange(64, dtype=np.uint64))[None, :]
+    finite = np.isfinite(evidence.conditions.T)
+    expected = np.bitwise_or.reduce(np.where(finite, bits, np.uint64(0)), axis=1)
+    np.testing.assert_array_equal(evidence.open_conditions, expected)
+    np.testing.assert_array_equal(evidence.window(10, 30).open_conditions, expected[10:30])
+    with pytest.raises(ValueError, match="at most 64"):
+        _ = Evidence(np.zeros((1, 3), np.float32), np.zeros((65, 3), np.float32)).open_conditions
 
 
 def test_no_path_when_every_route_is_forbidden() -> None:

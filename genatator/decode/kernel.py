@@ -25,6 +25,17 @@ import numpy as np
 __all__ = ["DecodedPath", "EdgeList", "Evidence", "backward", "forward", "viterbi"]
 
 _NEG_INF = -np.inf
+#: Condition rows a model may use: a position's open rows are one 64-bit mask.
+_MAX_CONDITIONS = 64
+# The index of a 64-bit mask's lowest set bit, ``low``: ``(low * _DE_BRUIJN) >> _SHIFT`` is a
+# distinct 6-bit number for each of the 64 powers of two (a de Bruijn sequence), which
+# ``_BIT_INDEX`` maps back to the exponent.
+_ONE = np.uint64(1)
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_SHIFT = np.uint64(58)
+_BIT_INDEX = np.zeros(64, dtype=np.intp)
+for _bit in range(64):
+    _BIT_INDEX[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,27 @@ class EdgeList:
         )  # fmt: skip
 
     @cached_property
+    def gate_table(self) -> tuple:
+        """``(delays, masks, group_of)``: the gated edges' distinct delays (ascending); for each,
+        a bit mask of the conditions that have a group at that delay, and ``group_of[d, c]``,
+        the group of delay index ``d`` and condition ``c`` (-1: none). A pass then visits only
+        the groups whose condition is open at their entry position, found from the
+        evidence's :attr:`Evidence.open_conditions` bits, in the groups' own order."""
+        _, _, delay, condition, *_, groups = self.gated
+        firsts = groups[:-1]
+        delays = np.unique(delay[firsts]) if len(firsts) else np.zeros(0, dtype=np.intp)
+        masks = np.zeros(len(delays), dtype=np.uint64)
+        group_of = np.full((len(delays), _MAX_CONDITIONS), -1, dtype=np.intp)
+        for g, first in enumerate(firsts):
+            d = int(np.searchsorted(delays, delay[first]))
+            c = int(condition[first])
+            if c >= _MAX_CONDITIONS:
+                raise ValueError(f"at most {_MAX_CONDITIONS} condition rows are supported")
+            masks[d] |= np.uint64(1) << np.uint64(c)
+            group_of[d, c] = g
+        return _index(delays), masks, group_of
+
+    @cached_property
     def indexes(self) -> tuple:
         """``(src, delay, state_class, incoming)`` as machine-word integers for the loops."""
         return tuple(_index(a) for a in (self.src, self.delay, self.state_class, self.incoming))
@@ -181,6 +213,17 @@ class Evidence:
         return cache[key]
 
     @cached_property
+    def open_conditions(self) -> np.ndarray:
+        """uint64 ``(n,)``: bit ``c`` is set where condition row ``c`` is not ``-inf``, so a
+        pass tests the few open rows at a position instead of every gated edge group."""
+        conditions = self.by_position[1]
+        if conditions.shape[1] > _MAX_CONDITIONS:
+            raise ValueError(f"at most {_MAX_CONDITIONS} condition rows are supported")
+        out = np.empty(len(self), dtype=np.uint64)
+        _open_masks(conditions, out)
+        return out
+
+    @cached_property
     def emissions_exp(self) -> np.ndarray:
         """float64 exp of the position-major emissions (computed once): a one-base edge then
         costs multiplications in the forward and backward passes, not an exp."""
@@ -198,6 +241,8 @@ class Evidence:
         emissions, conditions = self.by_position
         derived = part.__dict__  # where cached_property keeps its values
         derived["by_position"] = (emissions[lo:hi], conditions[lo:hi])
+        if "open_conditions" in self.__dict__:
+            derived["open_conditions"] = self.open_conditions[lo:hi]
         derived["_prefix"] = {
             key: sums[:, lo : hi + 1] for key, sums in self.__dict__.get("_prefix", {}).items()
         }
@@ -224,9 +269,9 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
         return DecodedPath(states, 0.0)
     src, weight, _, starts, index = edges.steady_in
     score = _viterbi(
-        src, weight, starts, index, *edges.gated, *edges.indexes,
-        *evidence.by_position, evidence.prefix(edges.delayed_classes), start_state, end_state,
-        states,
+        src, weight, starts, index, *edges.gated, *edges.gate_table, *edges.indexes,
+        *evidence.by_position, evidence.open_conditions, evidence.prefix(edges.delayed_classes),
+        start_state, end_state, states,
     )  # fmt: skip
     return DecodedPath(states, float(score))
 
@@ -257,7 +302,8 @@ def forward(
     if n:
         src, _, weight_exp, starts, _ = edges.steady_in
         _forward(
-            src, weight_exp, starts, *edges.gated, edges.indexes[2], *evidence.by_position,
+            src, weight_exp, starts, *edges.gated, *edges.gate_table,
+            edges.indexes[2], *evidence.by_position, evidence.open_conditions,
             evidence.prefix(edges.delayed_classes), evidence.emissions_exp, start_state, kept,
             alpha, log_scale,
         )  # fmt: skip
@@ -278,17 +324,18 @@ def backward(
     is the posterior probability that an edge into ``s`` ends at ``i`` (the path's occupancy,
     except inside a delayed edge's span), and the log-likelihood of the
     whole stretch is ``log_scale[-1] + log(alpha[-1, end_state])``. ``rows`` as in
-    :func:`forward`.
+    :func:`forward`; the pass stops at the first of them, as nothing before it is asked for.
     """
     n, s = len(evidence), edges.n_states
     kept = _kept_rows(rows, n)
     beta = np.zeros((len(kept), s))
-    if n:
+    if len(kept):
         dst, _, weight_exp, starts, _ = edges.steady_out
         _backward(
-            dst, weight_exp, starts, *edges.gated, edges.indexes[2], *evidence.by_position,
-            evidence.prefix(edges.delayed_classes), evidence.emissions_exp, end_state, log_scale,
-            kept, beta,
+            dst, weight_exp, starts, *edges.gated, *edges.gate_table,
+            edges.indexes[2], *evidence.by_position, evidence.open_conditions,
+            evidence.prefix(edges.delayed_classes), evidence.emissions_exp, end_state,
+            log_scale, kept, beta,
         )  # fmt: skip
     return beta
 
@@ -310,8 +357,8 @@ def _ring_depth(delay):
 def _viterbi(
     steady_src, steady_weight, steady_starts, steady_index,
     gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
-    gated_index, groups, src, delay, state_class, incoming, emissions, conditions, prefix,
-    start_state, end_state, states_out,
+    gated_index, groups, gate_delays, gate_masks, group_of, src, delay, state_class, incoming,
+    emissions, conditions, open_conditions, prefix, start_state, end_state, states_out,
 ):  # fmt: skip
     n = emissions.shape[0]
     n_states = state_class.shape[0]
@@ -323,27 +370,30 @@ def _viterbi(
     ring[0, start_state] = emissions[0, state_class[start_state]]
     for i in range(1, n):
         late[:] = _NEG_INF
-        for g in range(groups.shape[0] - 1):
-            first = groups[g]
-            d = gated_delay[first]
+        for di in range(gate_delays.shape[0]):
+            d = gate_delays[di]
             entry = i - d + 1
             if entry < 1:
                 continue
-            gate = conditions[entry, gated_condition[first]]
-            if gate == _NEG_INF:
-                continue
             before = ring[(i - d) & mask]
-            for j in range(first, groups[g + 1]):
-                t = gated_dst[j]
-                klass = state_class[t]
-                if d == 1:
-                    gain = emissions[i, klass]
-                else:
-                    gain = prefix[klass, i + 1] - prefix[klass, entry]
-                value = before[gated_src[j]] + gated_weight[j] + gate + gain
-                if value > late[t]:
-                    late[t] = value
-                    late_k[t] = gated_index[j]
+            bits = open_conditions[entry] & gate_masks[di]
+            while bits:
+                low = bits & (~bits + _ONE)
+                bits ^= low
+                c = _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT]
+                g = group_of[di, c]
+                gate = conditions[entry, c]
+                for j in range(groups[g], groups[g + 1]):
+                    t = gated_dst[j]
+                    klass = state_class[t]
+                    if d == 1:
+                        gain = emissions[i, klass]
+                    else:
+                        gain = prefix[klass, i + 1] - prefix[klass, entry]
+                    value = before[gated_src[j]] + gated_weight[j] + gate + gain
+                    if value > late[t]:
+                        late[t] = value
+                        late_k[t] = gated_index[j]
         last = ring[(i - 1) & mask]
         row = ring[i & mask]
         for s in range(n_states):
@@ -382,8 +432,8 @@ def _viterbi(
 def _forward(
     steady_src, steady_weight_exp, steady_starts,
     gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
-    gated_index, groups, state_class, emissions, conditions, prefix, emissions_exp,
-    start_state, kept, alpha_out, log_scale,
+    gated_index, groups, gate_delays, gate_masks, group_of, state_class, emissions, conditions,
+    open_conditions, prefix, emissions_exp, start_state, kept, alpha_out, log_scale,
 ):  # fmt: skip
     n = emissions.shape[0]
     n_states = state_class.shape[0]
@@ -395,41 +445,45 @@ def _forward(
     next_kept = _keep_row(ring[0], 0, kept, 0, alpha_out)
     for i in range(1, n):
         late[:] = 0.0
-        for g in range(groups.shape[0] - 1):
-            first = groups[g]
-            d = gated_delay[first]
+        for di in range(gate_delays.shape[0]):
+            d = gate_delays[di]
             entry = i - d + 1
             if entry < 1:
                 continue
-            gate = conditions[entry, gated_condition[first]]
-            if gate == _NEG_INF:
-                continue
             before = ring[(i - d) & mask]
-            if d == 1:
-                gate_exp = np.exp(np.float64(gate))
-                for j in range(first, groups[g + 1]):
-                    t = gated_dst[j]
-                    late[t] += (
-                        before[gated_src[j]]
-                        * gated_weight_exp[j]
-                        * gate_exp
-                        * emissions_exp[i, state_class[t]]
-                    )
-                continue
-            # Row i - d is scaled by its own cumulative factor: bring it to row i - 1's.
-            rescale = gate + log_scale[i - d] - log_scale[i - 1]
-            # One exp per emission class, not per edge: a group's edges mostly share theirs.
-            last_klass, factor = -1, 0.0
-            for j in range(first, groups[g + 1]):
-                previous = before[gated_src[j]]
-                if previous == 0.0:
+            bits = open_conditions[entry] & gate_masks[di]
+            while bits:
+                low = bits & (~bits + _ONE)
+                bits ^= low
+                c = _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT]
+                g = group_of[di, c]
+                first = groups[g]
+                gate = conditions[entry, c]
+                if d == 1:
+                    gate_exp = np.exp(np.float64(gate))
+                    for j in range(first, groups[g + 1]):
+                        t = gated_dst[j]
+                        late[t] += (
+                            before[gated_src[j]]
+                            * gated_weight_exp[j]
+                            * gate_exp
+                            * emissions_exp[i, state_class[t]]
+                        )
                     continue
-                t = gated_dst[j]
-                klass = state_class[t]
-                if klass != last_klass:
-                    factor = np.exp(rescale + prefix[klass, i + 1] - prefix[klass, entry])
-                    last_klass = klass
-                late[t] += previous * gated_weight_exp[j] * factor
+                # Row i - d is scaled by its own cumulative factor: bring it to row i - 1's.
+                rescale = gate + log_scale[i - d] - log_scale[i - 1]
+                # One exp per emission class, not per edge: a group's edges mostly share theirs.
+                last_klass, factor = -1, 0.0
+                for j in range(first, groups[g + 1]):
+                    previous = before[gated_src[j]]
+                    if previous == 0.0:
+                        continue
+                    t = gated_dst[j]
+                    klass = state_class[t]
+                    if klass != last_klass:
+                        factor = np.exp(rescale + prefix[klass, i + 1] - prefix[klass, entry])
+                        last_klass = klass
+                    late[t] += previous * gated_weight_exp[j] * factor
         last = ring[(i - 1) & mask]
         row = ring[i & mask]
         total = 0.0
@@ -454,8 +508,8 @@ def _forward(
 def _backward(
     steady_dst, steady_weight_exp, steady_starts,
     gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
-    gated_index, groups, state_class, emissions, conditions, prefix, emissions_exp,
-    end_state, log_scale, kept, beta_out,
+    gated_index, groups, gate_delays, gate_masks, group_of, state_class, emissions, conditions,
+    open_conditions, prefix, emissions_exp, end_state, log_scale, kept, beta_out,
 ):  # fmt: skip
     n = emissions.shape[0]
     n_states = state_class.shape[0]
@@ -466,7 +520,7 @@ def _backward(
     ring[(n - 1) & mask, end_state] = 1.0
     # Kept rows are filled from the last one down.
     next_kept = _keep_row_down(ring[(n - 1) & mask], n - 1, kept, kept.shape[0] - 1, beta_out)
-    for i in range(n - 2, -1, -1):
+    for i in range(n - 2, kept[0] - 1, -1):
         # Row i + 1 is scaled by its own cumulative factor: bring it to row i's.
         step = np.exp(log_scale[i] - log_scale[i + 1])
         after = ring[(i + 1) & mask]
@@ -474,31 +528,37 @@ def _backward(
             following[t] = after[t] * emissions_exp[i + 1, state_class[t]] * step
         late[:] = 0.0
         entry = i + 1
-        for g in range(groups.shape[0] - 1):
-            first = groups[g]
-            d = gated_delay[first]
+        for di in range(gate_delays.shape[0]):
+            d = gate_delays[di]
             if i + d > n - 1:
                 continue
-            gate = conditions[entry, gated_condition[first]]
-            if gate == _NEG_INF:
-                continue
-            if d == 1:
-                gate_exp = np.exp(np.float64(gate))
-                for j in range(first, groups[g + 1]):
-                    late[gated_src[j]] += following[gated_dst[j]] * gated_weight_exp[j] * gate_exp
-                continue
-            later_row = ring[(i + d) & mask]
-            rescale = gate + log_scale[i] - log_scale[i + d]
-            last_klass, factor = -1, 0.0  # one exp per emission class, as in the forward pass
-            for j in range(first, groups[g + 1]):
-                later = later_row[gated_dst[j]]
-                if later == 0.0:
+            bits = open_conditions[entry] & gate_masks[di]
+            while bits:
+                low = bits & (~bits + _ONE)
+                bits ^= low
+                c = _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT]
+                g = group_of[di, c]
+                first = groups[g]
+                gate = conditions[entry, c]
+                if d == 1:
+                    gate_exp = np.exp(np.float64(gate))
+                    for j in range(first, groups[g + 1]):
+                        late[gated_src[j]] += (
+                            following[gated_dst[j]] * gated_weight_exp[j] * gate_exp
+                        )
                     continue
-                klass = state_class[gated_dst[j]]
-                if klass != last_klass:
-                    factor = np.exp(rescale + prefix[klass, i + d + 1] - prefix[klass, entry])
-                    last_klass = klass
-                late[gated_src[j]] += later * gated_weight_exp[j] * factor
+                later_row = ring[(i + d) & mask]
+                rescale = gate + log_scale[i] - log_scale[i + d]
+                last_klass, factor = -1, 0.0  # one exp per emission class, as in the forward pass
+                for j in range(first, groups[g + 1]):
+                    later = later_row[gated_dst[j]]
+                    if later == 0.0:
+                        continue
+                    klass = state_class[gated_dst[j]]
+                    if klass != last_klass:
+                        factor = np.exp(rescale + prefix[klass, i + d + 1] - prefix[klass, entry])
+                        last_klass = klass
+                    late[gated_src[j]] += later * gated_weight_exp[j] * factor
         row = ring[i & mask]
         for s in range(n_states):
             acc = late[s]
@@ -506,6 +566,17 @@ def _backward(
                 acc += following[steady_dst[j]] * steady_weight_exp[j]
             row[s] = acc
         next_kept = _keep_row_down(row, i, kept, next_kept, beta_out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _open_masks(conditions, out):
+    """``out[i]``: bit ``c`` set where ``conditions[i, c]`` (position-major) is not ``-inf``."""
+    for i in range(conditions.shape[0]):
+        bits = np.uint64(0)
+        for c in range(conditions.shape[1]):
+            if conditions[i, c] != _NEG_INF:
+                bits |= np.uint64(1) << np.uint64(c)
+        out[i] = bits
 
 
 @numba.njit(cache=True, nogil=True)

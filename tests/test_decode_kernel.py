@@ -8,7 +8,12 @@ import pytest
 from genatator.decode.kernel import EdgeList, Evidence, backward, forward, viterbi
 
 
-def _random_model(rng: np.random.Generator, n_states: int, n_classes: int, n_conditions: int):
+def _random_model(
+    rng: np.random.Generator, n_states: int, n_classes: int, n_conditions: int, introns: int = 0
+):
+    """Random edges among ``n_states``, plus ``introns`` states numbered last that, like the gene
+    model's introns, share one class and have no steady edge but their self-loop: entered
+    through a delay or a condition, left through a condition."""
     edges = []
     for dst in range(n_states):
         for src in range(n_states):
@@ -18,6 +23,12 @@ def _random_model(rng: np.random.Generator, n_states: int, n_classes: int, n_con
                 edges.append((src, dst, delay, condition, float(rng.normal())))
     edges.append((0, 0, 1, 0, -0.1))  # the start state can always wait
     classes = [int(rng.integers(0, n_classes)) for _ in range(n_states)]
+    for intron in range(n_states, n_states + introns):
+        entry, exit = (int(state) for state in rng.integers(0, n_states, 2))
+        edges.append((entry, intron, int(rng.integers(2, 4)), 0, float(rng.normal())))
+        edges.append((intron, intron, 1, 0, float(rng.normal(-0.5, 0.2))))
+        edges.append((intron, exit, 1, int(rng.integers(1, n_conditions)), float(rng.normal())))
+        classes.append(n_classes - 1)
     return EdgeList.build(edges, classes)
 
 
@@ -58,11 +69,19 @@ def _all_paths(edges: EdgeList, evidence: Evidence, start: int):
 
 
 # 64 condition rows: the passes find open ones through a 64-bit mask, so the highest bit counts.
-@pytest.mark.parametrize(("seed", "n_conditions"), [(seed, 3) for seed in range(12)] + [(12, 64)])
-def test_viterbi_and_likelihood_match_enumeration(seed: int, n_conditions: int) -> None:
+# Intron-like states are updated as a block of their own.
+@pytest.mark.parametrize(
+    ("seed", "n_conditions", "introns"),
+    [(seed, 3, 0) for seed in range(12)] + [(12, 64, 0)] + [(seed, 3, 2) for seed in range(13, 19)],
+)
+def test_viterbi_and_likelihood_match_enumeration(
+    seed: int, n_conditions: int, introns: int
+) -> None:
     rng = np.random.default_rng(seed)
-    n_states, n_classes, n = 4, 3, 7
-    edges = _random_model(rng, n_states, n_classes, n_conditions)
+    n_classes, n = 3, 7
+    edges = _random_model(rng, 4, n_classes, n_conditions, introns)
+    n_states = edges.n_states
+    assert edges.self_block[0] == n_states - introns or introns == 0
     evidence = _random_evidence(rng, n, n_classes, n_conditions)
     end = int(rng.integers(0, n_states))
     paths = _all_paths(edges, evidence, 0)(n - 1, end)
@@ -95,7 +114,7 @@ def test_viterbi_and_likelihood_match_enumeration(seed: int, n_conditions: int) 
 def test_kept_rows_are_the_full_passes_rows(seed: int) -> None:
     # Longer than the ring, so kept rows must be copied out before the ring overwrites them.
     rng = np.random.default_rng(seed)
-    edges = _random_model(rng, 6, 3, 4)
+    edges = _random_model(rng, 6, 3, 4, introns=2)
     evidence = _random_evidence(rng, 300, 3, 4)
     alpha, log_scale = forward(edges, evidence, 0)
     beta = backward(edges, evidence, 0, log_scale)

@@ -164,6 +164,31 @@ class EdgeList:
         return _index(delays), masks, group_of
 
     @cached_property
+    def self_block(self) -> tuple:
+        """``(lo, klass, weight, weight_exp, edge)``: states ``lo … S - 1`` form a block whose
+        only steady edges, in and out, are their self-loops, all of emission class ``klass``
+        (introns, which :func:`genatator.decode.topology.build_gene_model` numbers last).
+        The passes update the block as one contiguous, vectorisable run; ``weight``,
+        ``weight_exp`` and ``edge`` (the self-loop's log weight, its exp, and its index) are
+        indexed by state, zero below ``lo``."""
+        n = self.n_states
+        steady = (self.delay == 1) & (self.condition == 0)
+        loops = steady & (self.src == self.dst)
+        only_loop = (np.bincount(self.dst[steady], minlength=n) == 1) & (
+            np.bincount(self.src[steady], minlength=n) == 1
+        )
+        only_loop &= np.bincount(self.dst[loops], minlength=n) == 1
+        lo = n
+        while lo > 1 and only_loop[lo - 1] and self.state_class[lo - 1] == self.state_class[-1]:
+            lo -= 1
+        weight, edge = np.zeros(n), np.zeros(n, dtype=np.intp)
+        for k in np.flatnonzero(loops):
+            if self.dst[k] >= lo:
+                weight[self.dst[k]], edge[self.dst[k]] = self.weight[k], k
+        klass = int(self.state_class[-1]) if lo < n else 0
+        return lo, klass, weight, np.exp(weight), edge
+
+    @cached_property
     def indexes(self) -> tuple:
         """``(src, delay, state_class, incoming)`` as machine-word integers for the loops."""
         return tuple(_index(a) for a in (self.src, self.delay, self.state_class, self.incoming))
@@ -269,9 +294,9 @@ def viterbi(edges: EdgeList, evidence: Evidence, start_state: int, end_state: in
         return DecodedPath(states, 0.0)
     src, weight, _, starts, index = edges.steady_in
     score = _viterbi(
-        src, weight, starts, index, *edges.gated, *edges.gate_table, *edges.indexes,
-        *evidence.by_position, evidence.open_conditions, evidence.prefix(edges.delayed_classes),
-        start_state, end_state, states,
+        src, weight, starts, index, *edges.self_block, *edges.gated, *edges.gate_table,
+        *edges.indexes, *evidence.by_position, evidence.open_conditions,
+        evidence.prefix(edges.delayed_classes), start_state, end_state, states,
     )  # fmt: skip
     return DecodedPath(states, float(score))
 
@@ -302,7 +327,7 @@ def forward(
     if n:
         src, _, weight_exp, starts, _ = edges.steady_in
         _forward(
-            src, weight_exp, starts, *edges.gated, *edges.gate_table,
+            src, weight_exp, starts, *edges.self_block, *edges.gated, *edges.gate_table,
             edges.indexes[2], *evidence.by_position, evidence.open_conditions,
             evidence.prefix(edges.delayed_classes), evidence.emissions_exp, start_state, kept,
             alpha, log_scale,
@@ -332,7 +357,7 @@ def backward(
     if len(kept):
         dst, _, weight_exp, starts, _ = edges.steady_out
         _backward(
-            dst, weight_exp, starts, *edges.gated, *edges.gate_table,
+            dst, weight_exp, starts, *edges.self_block, *edges.gated, *edges.gate_table,
             edges.indexes[2], *evidence.by_position, evidence.open_conditions,
             evidence.prefix(edges.delayed_classes), evidence.emissions_exp, end_state,
             log_scale, kept, beta,
@@ -356,6 +381,7 @@ def _ring_depth(delay):
 @numba.njit(cache=True, nogil=True)
 def _viterbi(
     steady_src, steady_weight, steady_starts, steady_index,
+    block, block_class, block_weight, block_weight_exp, block_edge,
     gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
     gated_index, groups, gate_delays, gate_masks, group_of, src, delay, state_class, incoming,
     emissions, conditions, open_conditions, prefix, start_state, end_state, states_out,
@@ -396,7 +422,7 @@ def _viterbi(
                         late_k[t] = gated_index[j]
         last = ring[(i - 1) & mask]
         row = ring[i & mask]
-        for s in range(n_states):
+        for s in range(block):
             best = _NEG_INF
             best_k = -1
             # Branch-free: which edge wins is data, and a mispredicted branch costs more than
@@ -412,6 +438,13 @@ def _viterbi(
                 best_k = late_k[s]
             row[s] = best
             pointers[i, s] = best_k - incoming[s]
+        shared = emissions[i, block_class]
+        for s in range(block, n_states):
+            best = last[s] + block_weight[s]
+            best += shared
+            later = late[s] > best
+            row[s] = late[s] if later else best
+            pointers[i, s] = (late_k[s] if later else block_edge[s]) - incoming[s]
     final = ring[(n - 1) & mask, end_state]
     if final == _NEG_INF:
         return final
@@ -431,6 +464,7 @@ def _viterbi(
 @numba.njit(cache=True, nogil=True)
 def _forward(
     steady_src, steady_weight_exp, steady_starts,
+    block, block_class, block_weight, block_weight_exp, block_edge,
     gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
     gated_index, groups, gate_delays, gate_masks, group_of, state_class, emissions, conditions,
     open_conditions, prefix, emissions_exp, start_state, kept, alpha_out, log_scale,
@@ -487,11 +521,16 @@ def _forward(
         last = ring[(i - 1) & mask]
         row = ring[i & mask]
         total = 0.0
-        for s in range(n_states):
+        for s in range(block):
             acc = 0.0
             for j in range(steady_starts[s], steady_starts[s + 1]):
                 acc += last[steady_src[j]] * steady_weight_exp[j]
             acc = acc * emissions_exp[i, state_class[s]] + late[s]
+            row[s] = acc
+            total += acc
+        shared = emissions_exp[i, block_class]
+        for s in range(block, n_states):
+            acc = last[s] * block_weight_exp[s] * shared + late[s]
             row[s] = acc
             total += acc
         if total == 0.0:
@@ -507,6 +546,7 @@ def _forward(
 @numba.njit(cache=True, nogil=True)
 def _backward(
     steady_dst, steady_weight_exp, steady_starts,
+    block, block_class, block_weight, block_weight_exp, block_edge,
     gated_src, gated_dst, gated_delay, gated_condition, gated_weight, gated_weight_exp,
     gated_index, groups, gate_delays, gate_masks, group_of, state_class, emissions, conditions,
     open_conditions, prefix, emissions_exp, end_state, log_scale, kept, beta_out,
@@ -560,11 +600,13 @@ def _backward(
                         last_klass = klass
                     late[gated_src[j]] += later * gated_weight_exp[j] * factor
         row = ring[i & mask]
-        for s in range(n_states):
+        for s in range(block):
             acc = late[s]
             for j in range(steady_starts[s], steady_starts[s + 1]):
                 acc += following[steady_dst[j]] * steady_weight_exp[j]
             row[s] = acc
+        for s in range(block, n_states):
+            row[s] = late[s] + following[s] * block_weight_exp[s]
         next_kept = _keep_row_down(row, i, kept, next_kept, beta_out)
 
 

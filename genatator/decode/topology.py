@@ -326,10 +326,22 @@ def build_gene_model(
         if dst in utr_introns and src not in utr_introns:
             weight -= utr_intron_penalty
         edges.append((src, dst, delay, condition, weight))
-    compiled = EdgeList.build(edges, b.classes)
-    pair = np.full((len(b.states), len(b.states)), -1, dtype=np.int32)
+    states, classes, edges = _introns_last(b.states, b.classes, edges)
+    compiled = EdgeList.build(edges, classes)
+    pair = np.full((len(states), len(states)), -1, dtype=np.int32)
     for k, (src, dst) in enumerate(zip(compiled.src, compiled.dst)):
         if pair[src, dst] != -1:
-            raise AssertionError(f"two edges {b.states[src].name} → {b.states[dst].name}")
+            raise AssertionError(f"two edges {states[src].name} → {states[dst].name}")
         pair[src, dst] = k
-    return GeneModel(compiled, tuple(b.states), pair)
+    return GeneModel(compiled, tuple(states), pair)
+
+
+def _introns_last(
+    states: list[StateInfo], classes: list[int], edges: list[tuple[int, int, int, int, float]]
+) -> tuple[list[StateInfo], list[int], list[tuple[int, int, int, int, float]]]:
+    """The same model with the intron states numbered last, so that the compiled passes update
+    them as one contiguous block (:attr:`EdgeList.self_block`); intergenic stays state 0."""
+    order = sorted(range(len(states)), key=lambda s: states[s].role == INTRON)
+    new = {old: index for index, old in enumerate(order)}
+    renumbered = [(new[src], new[dst], *rest) for src, dst, *rest in edges]
+    return [states[s] for s in order], [classes[s] for s in order], renumbered

@@ -87,6 +87,17 @@ def extract(genome: str, annotation: str, output: str, **options: object) -> Non
         _echo(f"{split}: {json.dumps(counts, sort_keys=True)}")
 
 
+def _dilations(text: str) -> tuple[int, ...]:
+    """``1x4,4x4`` → ``(1, 1, 1, 1, 4, 4, 4, 4)``; a bare ``D`` is one block."""
+    out: list[int] = []
+    for part in text.split(","):
+        dilation, _, count = part.strip().partition("x")
+        if not dilation.isdigit() or not (count or "1").isdigit():
+            raise click.BadParameter(f"{part.strip()!r} is not D or DxN", param_hint="--dilations")
+        out.extend([int(dilation)] * int(count or "1"))
+    return tuple(out)
+
+
 @splice.command(context_settings={"show_default": True})
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option(
@@ -103,6 +114,14 @@ def extract(genome: str, annotation: str, output: str, **options: object) -> Non
 @click.option("--d-model", type=int, default=128, help="mamba: width.")
 @click.option("--layers", type=int, help="mamba: blocks [4]; bpe: encoder layers [2].")
 @click.option("--channels", type=int, default=32, help="cnn: channels.")
+@click.option("--kernel", type=int, default=11, help="cnn: kernel width (odd).")
+@click.option(
+    "--dilations",
+    default="1x4,4x4",
+    help="cnn: dilation of each residual block, comma-separated, DxN for N blocks of D "
+    "(SpliceAI-400: 1x4,4x4; ±600 nt: 1x4,4x4,10x4). The receptive field, Σ 2·(kernel−1)·D, "
+    "must fit the data's --window.",
+)
 @click.option("--hidden", type=int, default=128, help="bpe: encoder width.")
 @click.option("--dropout", type=float, default=0.1, help="Dropout (mamba, bpe).")
 @click.option("--batch-size", type=int, default=32, help="Windows per step.")
@@ -144,6 +163,8 @@ def train(data: str, output: str, **options: object) -> None:
         "dropout": options["dropout"],
         "d_model": options["d_model"],
         "channels": options["channels"],
+        "kernel": options["kernel"],
+        "dilations": _dilations(str(options["dilations"])),
         "hidden": options["hidden"],
     }
     if layers is not None:

@@ -162,6 +162,29 @@ def test_annotate_with_splice_model(workspace, trained, tmp_path, capsys, gt_bin
     assert all("min_splice_score" in t.attributes for t in spliced)
 
 
+def test_cnn_shape_options_and_a_receptive_field_wider_than_the_window(trained, tmp_path, capsys):
+    from genatator.splice.models import SpliceModelConfig
+
+    data, _ = trained
+    code = _main("splice", "train", data, "-o", tmp_path / "r", "--channels", 4, "--kernel", 5,
+                 "--dilations", "1x2,3", "--max-steps", 1, "--threads", 1)  # fmt: skip
+    assert code == 0
+    saved = json.loads((tmp_path / "r" / "best" / "config.json").read_text())
+    fields = {k: v for k, v in saved.items() if k not in ("model_type", "genatator_version")}
+    config = SpliceModelConfig.from_dict(fields)
+    assert (config.kernel, config.dilations, config.cnn_context) == (5, (1, 1, 3), 40)
+    capsys.readouterr()
+    # 2·10·(1·4 + 25·4) = 2080 nt of context cannot be trained on 512-nt windows.
+    code, _, err = run_cli(capsys, "splice", "train", data, "-o", tmp_path / "w",
+                           "--dilations", "1x4,25x4", "--threads", 1)  # fmt: skip
+    assert code == 2
+    assert_one_line_error(err, "receptive field (2081 nt)", "512-nt windows")
+    code, _, err = run_cli(capsys, "splice", "train", data, "-o", tmp_path / "x",
+                           "--dilations", "4y2", "--threads", 1)  # fmt: skip
+    assert code == 2
+    assert_one_line_error(err, "--dilations", "'4y2'")
+
+
 def test_bad_input_is_one_line(workspace, trained, tiny_random_model, tmp_path, capsys):
     _, fasta, gff, _ = workspace
     _data, model = trained

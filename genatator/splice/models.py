@@ -98,6 +98,11 @@ class SpliceModelConfig:
         if self.window < 3:
             raise ModelError(f"splice model window must be at least 3, got {self.window}")
 
+    @property
+    def cnn_context(self) -> int:
+        """Total flank the CNN's centre logits see: ``Σ 2·(k−1)·d`` (400 for SpliceAI-400nt)."""
+        return sum(2 * (self.kernel - 1) * d for d in self.dilations)
+
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
         values["dilations"] = list(self.dilations)
@@ -261,7 +266,7 @@ class DilatedCNN(SpliceModel):
     @property
     def context(self) -> int:
         """Total flank the centre logits see: ``Σ 2·(k−1)·d`` (400 for SpliceAI-400nt)."""
-        return sum(2 * (self.config.kernel - 1) * d for d in self.config.dilations)
+        return self.config.cnn_context
 
     def forward_dense(self, codes: torch.Tensor) -> torch.Tensor:
         if codes.dim() != 2:

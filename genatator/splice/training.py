@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from genatator._io import atomic_output
-from genatator.errors import ConfigError
+from genatator.errors import ConfigError, ModelError
 from genatator.splice.models import (
     SpliceModel,
     SpliceModelConfig,
@@ -277,8 +277,16 @@ def train_splice(
         ConfigError: ``out_dir`` already holds a run and ``resume`` is False, there is no run
             to resume, or the resumed run had other settings or data.
         InputError: the dataset is missing or malformed, or its window differs from the model's.
-        ModelError: training a Mamba on CUDA without mamba_ssm, and mambapy is not installed.
+        ModelError: training a Mamba on CUDA without mamba_ssm, and mambapy is not installed;
+            a CNN whose receptive field does not fit the window.
     """
+    if model_config.arch == "cnn" and model_config.cnn_context >= model_config.window:
+        # Training windows would pad with zeros what a genome scan sees as sequence.
+        raise ModelError(
+            f"the CNN's receptive field ({model_config.cnn_context + 1} nt) does not fit its "
+            f"{model_config.window}-nt windows; extract the data with --window above "
+            f"{model_config.cnn_context}, or use fewer or smaller dilations"
+        )
     say = log or (lambda message: None)
     out_dir = Path(out_dir)
     saved: dict[str, Any] | None = None

@@ -613,3 +613,30 @@ def test_a_stretch_inside_a_longer_sequence_gives_genome_coordinates(strand: str
     assert [(t.exons, t.cds, t.score) for t in inner] == [
         (_shifted(t.exons, 8 - lo), _shifted(t.cds, 8 - lo), t.score) for t in transcripts
     ]
+
+
+def test_long_intron_scale_shortens_the_long_intron_part_only() -> None:
+    from genatator.decode.topology import build_gene_model
+
+    parameters = GeneModelParameters(
+        long_intron_length=3_000.0, short_intron_length=70.0, min_intron_length=40
+    )
+    counted, scaled = (
+        build_gene_model(parameters),
+        build_gene_model(parameters, long_intron_scale=0.25),
+    )
+
+    def self_loop(model, name: str) -> float:
+        state = next(i for i, info in enumerate(model.states) if info.name == name)
+        return float(model.edges.weight[model.pair[state, state]])
+
+    # The long part stays with 1 - 1/(mean - minimum + 1): 3,000 → 750 nt.
+    assert self_loop(counted, "I0+:long") == pytest.approx(np.log(1 - 1 / 2_961))
+    assert self_loop(scaled, "I0+:long") == pytest.approx(np.log(1 - 1 / 711))
+    assert self_loop(scaled, "J2x-:long") == pytest.approx(np.log(1 - 1 / 711))
+    assert self_loop(scaled, "I0+:short") == self_loop(counted, "I0+:short")
+    assert self_loop(scaled, "U3I+:long") == self_loop(counted, "U3I+:long")  # UTR introns
+    with pytest.raises(ValueError, match="long_intron_scale must be positive"):
+        HmmWeights(long_intron_scale=0.0)
+    weights = HmmOptions.from_dict({"weights": {"long_intron_scale": 0.125}}).weights
+    assert weights.long_intron_scale == 0.125

@@ -27,6 +27,7 @@ SEARCH_STEPS: dict[str, tuple[str, tuple[float, ...]]] = {
     "noncoding_penalty": ("add", (-2.0, 2.0, 4.0)),
     "noncoding_bias": ("add", (-0.1, 0.1)),
     "utr_intron_penalty": ("add", (-2.0, 2.0, 4.0)),
+    "long_intron_scale": ("times", (0.125, 0.25, 0.5, 2.0)),
 }
 
 

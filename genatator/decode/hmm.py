@@ -53,6 +53,7 @@ class HmmDecoder:
             gene_penalty=weights.gene_penalty,
             noncoding_penalty=weights.noncoding_penalty,
             utr_intron_penalty=weights.utr_intron_penalty,
+            long_intron_scale=weights.long_intron_scale,
         )
         model = self.model
         self._exonic = model.mask(lambda s: s.exonic)

@@ -163,6 +163,10 @@ class HmmWeights:
         utr_intron_penalty: subtracted from the log-probability of entering a 5' or 3' UTR
             intron (splice-site evidence alone finds plausible introns in any UTR; the counted
             UTR-intron frequency does not know how weak the evidence for UTRs is).
+        long_intron_scale: multiplies the counted mean length of long coding introns. Below 1
+            each intron base costs more, so weak site evidence cannot bridge genes with long
+            spurious introns (human's counted 31 kb mean let the decoder join genes across
+            hundreds of kb); 1 keeps the counted model.
     """
 
     gene: float = 0.3
@@ -177,11 +181,14 @@ class HmmWeights:
     gene_penalty: float = 0.0
     noncoding_penalty: float = 0.0
     utr_intron_penalty: float = 0.0
+    long_intron_scale: float = 1.0
 
     def __post_init__(self) -> None:
         _check_numbers(
             self, ("gene", "exon", "cds", "utr", "content", "site", "matrices"), minimum=0.0
         )
+        if not self.long_intron_scale > 0.0:
+            raise ValueError(f"long_intron_scale must be positive, got {self.long_intron_scale}")
         _check_numbers(
             self,
             (

@@ -13,6 +13,7 @@ and their length is a mixture of a short and a long geometric part.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -298,6 +299,7 @@ def build_gene_model(
     gene_penalty: float = 0.0,
     noncoding_penalty: float = 0.0,
     utr_intron_penalty: float = 0.0,
+    long_intron_scale: float = 1.0,
 ) -> GeneModel:
     """The HMM for these counted parameters.
 
@@ -307,7 +309,12 @@ def build_gene_model(
             trades gene recall for precision on a weak network).
         noncoding_penalty: subtracted again for non-coding genes.
         utr_intron_penalty: subtracted from the log-probability of entering a UTR intron.
+        long_intron_scale: multiplies the counted mean length of long coding introns.
     """
+    if long_intron_scale != 1.0:
+        parameters = dataclasses.replace(
+            parameters, long_intron_length=parameters.long_intron_length * long_intron_scale
+        )
     b = _Builder()
     b.state("IG", ".", INTERGENIC, "intergenic")
     p = parameters

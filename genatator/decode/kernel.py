@@ -404,9 +404,7 @@ def _viterbi(
             before = ring[(i - d) & mask]
             bits = open_conditions[entry] & gate_masks[di]
             while bits:
-                low = bits & (~bits + _ONE)
-                bits ^= low
-                c = _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT]
+                c, bits = _pop_lowest(bits)
                 g = group_of[di, c]
                 gate = conditions[entry, c]
                 for j in range(groups[g], groups[g + 1]):
@@ -487,9 +485,7 @@ def _forward(
             before = ring[(i - d) & mask]
             bits = open_conditions[entry] & gate_masks[di]
             while bits:
-                low = bits & (~bits + _ONE)
-                bits ^= low
-                c = _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT]
+                c, bits = _pop_lowest(bits)
                 g = group_of[di, c]
                 first = groups[g]
                 gate = conditions[entry, c]
@@ -574,9 +570,7 @@ def _backward(
                 continue
             bits = open_conditions[entry] & gate_masks[di]
             while bits:
-                low = bits & (~bits + _ONE)
-                bits ^= low
-                c = _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT]
+                c, bits = _pop_lowest(bits)
                 g = group_of[di, c]
                 first = groups[g]
                 gate = conditions[entry, c]
@@ -608,6 +602,13 @@ def _backward(
         for s in range(block, n_states):
             row[s] = late[s] + following[s] * block_weight_exp[s]
         next_kept = _keep_row_down(row, i, kept, next_kept, beta_out)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pop_lowest(bits):
+    """The index of the lowest set bit of ``bits`` (not 0), and ``bits`` without it."""
+    low = bits & (~bits + _ONE)
+    return _BIT_INDEX[(low * _DE_BRUIJN) >> _SHIFT], bits ^ low
 
 
 @numba.njit(cache=True, nogil=True)

@@ -642,6 +642,7 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
     atomically; --resume after a kill keeps the sequences already finished.
     """
     from genatator.decode.options import DecodeOverrides
+    from genatator.memory import reuse_freed_memory
     from genatator.pipeline import AnnotateOptions, Outputs, parse_shard
     from genatator.pipeline import annotate as run_annotate
     from genatator.regions import parse_regions
@@ -690,6 +691,7 @@ def annotate(genome: str, output: str, model_source: str, **options: object) -> 
         tracks=options["tracks"],  # type: ignore[arg-type]
         track_format=track_format,
     )
+    reuse_freed_memory()
     with _progress_bar(genome) as advance:
         run_annotate(genome, outputs, model_source, settings, progress=advance)
 

@@ -340,6 +340,30 @@ def test_site_matrices_are_skipped_at_weight_zero() -> None:
     np.testing.assert_array_equal(with_matrices.conditions, without.conditions)
 
 
+def test_sites_below_the_floor_are_closed_and_nothing_else_changes() -> None:
+    rng = np.random.default_rng(9)
+    sequence = random_sequence(rng)
+    motifs = random_motifs(rng)
+    donor, acceptor = (random_scores(rng, (2, 300), np.float32) for _ in range(2))
+    matrices = random_site_matrices(rng)
+
+    def conditions(site_floor: float | None) -> np.ndarray:
+        return build_evidence(
+            sequence, 0, 300, weights=WEIGHTS, motifs=motifs, donor=donor, acceptor=acceptor,
+            site_matrices=matrices, site_floor=site_floor,
+        ).conditions  # fmt: skip
+
+    open_, floored = conditions(None), conditions(-3.0)
+    sited = np.array([name.startswith(("donor", "acceptor")) for name in CONDITIONS])
+    # Rows without a site (codons, "always") are untouched; a site row keeps each score at or
+    # above the floor and closes the rest.
+    np.testing.assert_array_equal(floored[~sited], open_[~sited])
+    expected = np.where(open_[sited] >= -3.0, open_[sited], -np.inf)
+    np.testing.assert_array_equal(floored[sited], expected)
+    finite = open_[sited][np.isfinite(open_[sited])]
+    assert (finite < -3.0).any() and (finite >= -3.0).any()  # the floor cut both ways
+
+
 def test_evidence_is_stored_position_major_and_handles_empty_stretches() -> None:
     rng = np.random.default_rng(8)
     sequence = random_sequence(rng)

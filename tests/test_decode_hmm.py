@@ -507,6 +507,14 @@ def test_utr_only_exons_below_the_posterior_threshold_are_left_out() -> None:
         HmmOptions(min_utr_exon_posterior=1.5)
 
 
+@pytest.mark.parametrize("floor", [float("nan"), float("-inf"), "low"])
+def test_site_floor_must_be_a_finite_number_or_none(floor: object) -> None:
+    assert HmmOptions(site_floor=None).site_floor is None
+    assert HmmOptions.from_dict({"site_floor": -12}).site_floor == -12
+    with pytest.raises(ValueError, match="site_floor"):
+        HmmOptions(site_floor=floor)  # type: ignore[arg-type]
+
+
 def test_decoded_paths_obey_the_grammar_on_random_sequences() -> None:
     # Random DNA, random weak blocky evidence, short lengths so that ~300 nt hold whole genes,
     # and every transcript reported: each must be a legal gene structure.

@@ -69,6 +69,7 @@ def build_evidence(
     acceptor: np.ndarray | None = None,
     codon_model: CodonModel | None = None,
     site_matrices: SiteMatrices | None = None,
+    site_floor: float | None = None,
 ) -> Evidence:
     """Evidence for positions ``[lo, hi)`` of ``sequence`` (context is read around them).
 
@@ -83,6 +84,7 @@ def build_evidence(
             or None (dinucleotides only).
         codon_model: coding-vs-background content model, or None.
         site_matrices: counted splice-site matrices, or None.
+        site_floor: sites scoring below this are closed (``-inf``); None: none are.
 
     Raises:
         ValueError: a track or site scores not of the stretch's length.
@@ -99,7 +101,9 @@ def build_evidence(
     codes = np.full(n + 2 * _PAD, _N, dtype=np.uint8)
     codes[_PAD - (lo - left) : _PAD + n + (right - hi)] = encode(sequence[left:right])
     emissions = _emissions(codes, n, weights, probabilities, codon_model)
-    conditions = _conditions(codes, n, motifs, weights, donor, acceptor, site_matrices)
+    conditions = _conditions(
+        codes, n, motifs, weights, donor, acceptor, site_matrices, site_floor
+    )
     # Built position-major (the compiled passes read all rows of one position together); the
     # transposed views are what Evidence takes, so no copy is ever made.
     return Evidence(emissions.T, conditions.T)
@@ -364,6 +368,7 @@ def _conditions(
     donor: np.ndarray | None,
     acceptor: np.ndarray | None,
     site_matrices: SiteMatrices | None,
+    site_floor: float | None,
 ) -> np.ndarray:
     """``(n, C)`` float32 condition scores."""
     if site_matrices is not None and weights.matrices:
@@ -380,6 +385,7 @@ def _conditions(
         _splice_model_scores(donor, acceptor, n, weights),
         matrices,
         np.float32(weights.matrices),
+        np.float32(-np.inf if site_floor is None else site_floor),
         out,
     )
     return out
@@ -395,13 +401,17 @@ def _context(codes, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill_conditions(codes, motif, site_of_row, gates, splice, matrices, matrix_weight, out):
+def _fill_conditions(
+    codes, motif, site_of_row, gates, splice, matrices, matrix_weight, floor, out
+):
     """``out[i, row]``: the row's splice-site score at position i plus its gate in i's context.
 
     A site's score is its motif's log frequency, plus the splice model's log-odds, plus the
     weighted site matrices' (``matrices`` ``(4, n)``, or ``(4, 0)``: none), added in that order
-    in float32. (Written out for the four sites: through a helper the loop runs twice as slow.)
+    in float32; below ``floor`` it is ``-inf`` (closed). (Written out for the four sites:
+    through a helper the loop runs twice as slow.)
     """
+    closed = np.float32(-np.inf)
     for i in range(out.shape[0]):
         context = _context(codes, _PAD + i)
         frequency = motif[context]
@@ -414,6 +424,10 @@ def _fill_conditions(codes, motif, site_of_row, gates, splice, matrices, matrix_
             acceptor_p += matrix_weight * matrices[1, i]
             acceptor_m += matrix_weight * matrices[2, i]
             donor_m += matrix_weight * matrices[3, i]
+        donor_p = donor_p if donor_p >= floor else closed
+        acceptor_p = acceptor_p if acceptor_p >= floor else closed
+        acceptor_m = acceptor_m if acceptor_m >= floor else closed
+        donor_m = donor_m if donor_m >= floor else closed
         row, gate = out[i], gates[context]
         for k in range(row.shape[0]):
             # A branch per row picks its site's score: faster than indexing an array of them.

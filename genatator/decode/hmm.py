@@ -75,6 +75,7 @@ class HmmDecoder:
             acceptor=inputs.acceptor,
             codon_model=self.codon_model,
             site_matrices=self.site_matrices,
+            site_floor=self.options.site_floor,
         )
 
     def decode(
@@ -90,6 +91,10 @@ class HmmDecoder:
         if len(states) and states[0] < 0:  # no legal path (cannot happen: IG may always stay)
             return []
         genes = runs(states > 0)
+        # The decoded path's log factor at each position, summed once for every gene's window.
+        cumulative = (
+            np.cumsum(_path_increments(self.model, evidence, states)) if posteriors else None
+        )
         transcripts = []
         for index, (a, b) in enumerate(genes):
             transcript = self._transcript(states, a, b, seqid, inputs.lo)
@@ -105,7 +110,7 @@ class HmmDecoder:
             if index + 1 < len(genes):
                 hi = (b + genes[index + 1][0]) // 2 + 1
             hi = min(b + self.options.posterior_flank, hi)
-            self._score(transcript, evidence, states, a, b, lo, hi)
+            self._score(transcript, evidence, states, cumulative, a, b, lo, hi)
         return transcripts
 
     def _transcript(
@@ -137,6 +142,7 @@ class HmmDecoder:
         transcript: Transcript,
         evidence: Evidence,
         states: np.ndarray,
+        cumulative: np.ndarray,
         a: int,
         b: int,
         lo: int,
@@ -154,7 +160,7 @@ class HmmDecoder:
             else []
         )
         asked = [gene, *exons, *cds]
-        scorer = _PosteriorScorer(self.model, window, states[lo:hi], asked)
+        scorer = _PosteriorScorer(self.model, window, states[lo:hi], cumulative[lo:hi], asked)
         exon_scores = [scorer.segment(*exon, self._exonic) for exon in exons]
         first, last = self._reported_exons(transcript, exon_scores)
         transcript.exons = transcript.exons[first : last + 1]
@@ -186,6 +192,25 @@ def _spans(runs: np.ndarray, offset: int) -> list[Span]:
     return [(int(start) + offset, int(end) + offset) for start, end in runs]
 
 
+def _path_increments(model: GeneModel, evidence: Evidence, path: np.ndarray) -> np.ndarray:
+    """Log factor of the decoded path at each position (edge entered there + emission)."""
+    edges, path = model.edges, path.astype(np.int64)
+    n = len(path)
+    emission = evidence.emissions[edges.state_class[path], np.arange(n)].astype(np.float64)
+    edge = np.full(n, -1)
+    edge[1:] = model.pair[path[:-1], path[1:]]
+    gain = np.zeros(n)
+    valid = edge >= 0
+    positions = np.flatnonzero(valid)
+    gain[valid] = (
+        edges.weight[edge[valid]] + evidence.conditions[edges.condition[edge[valid]], positions]
+    )
+    # A delayed edge's factor covers its first `delay` positions: no self-loops inside.
+    for start in np.flatnonzero(valid & (edges.delay[np.maximum(edge, 0)] > 1)):
+        gain[start + 1 : start + edges.delay[edge[start]]] = 0.0
+    return gain + emission
+
+
 class _PosteriorScorer:
     """Posterior probability that a stretch of the decoded path is exactly as decoded.
 
@@ -198,11 +223,13 @@ class _PosteriorScorer:
         model: GeneModel,
         evidence: Evidence,
         path: np.ndarray,
+        cumulative: np.ndarray,
         segments: list[tuple[int, int]],
     ) -> None:
         """Runs forward–backward over ``evidence``, keeping only the rows that ``segment`` will
         read for the ``segments`` ``[a, b)`` asked for (alpha before ``a``, beta where an
-        edge out of ``b - 1`` ends)."""
+        edge out of ``b - 1`` ends). ``cumulative``: running sums of the path's log factors
+        over the window (:func:`_path_increments`); only their differences are read."""
         self.model, self.evidence, self.path = model, evidence, path
         edges, n = model.edges, len(path)
         delays = np.unique(edges.delay)
@@ -216,26 +243,7 @@ class _PosteriorScorer:
         self.beta = dict(zip(beta_rows.tolist(), beta, strict=True))
         self.log_end = np.log(self.alpha[n - 1][0])
         self.prefix = evidence.prefix(edges.delayed_classes)
-        self.cumulative = np.cumsum(self._increments())
-
-    def _increments(self) -> np.ndarray:
-        """Log factor of the decoded path at each position (edge entered there + emission)."""
-        edges, path = self.model.edges, self.path.astype(np.int64)
-        n = len(path)
-        emission = self.evidence.emissions[edges.state_class[path], np.arange(n)].astype(np.float64)
-        edge = np.full(n, -1)
-        edge[1:] = self.model.pair[path[:-1], path[1:]]
-        gain = np.zeros(n)
-        valid = edge >= 0
-        positions = np.flatnonzero(valid)
-        gain[valid] = (
-            edges.weight[edge[valid]]
-            + self.evidence.conditions[edges.condition[edge[valid]], positions]
-        )
-        # A delayed edge's factor covers its first `delay` positions: no self-loops inside.
-        for start in np.flatnonzero(valid & (edges.delay[np.maximum(edge, 0)] > 1)):
-            gain[start + 1 : start + edges.delay[edge[start]]] = 0.0
-        return gain + emission
+        self.cumulative = cumulative
 
     def _factor(self, k: int, end: int) -> float:
         """Log factor of edge ``k`` ending at ``end`` (weight, entry condition, emissions)."""

@@ -390,7 +390,7 @@ def _viterbi(
     n_states = state_class.shape[0]
     mask = _ring_depth(delay) - 1
     ring = np.full((mask + 1, n_states), _NEG_INF)
-    pointers = np.full((n, n_states), -1, dtype=np.int8)
+    pointers = np.empty((n, n_states), dtype=np.int8)  # every row past 0 is written; 0 never read
     late = np.empty(n_states)
     late_k = np.empty(n_states, dtype=np.intp)
     ring[0, start_state] = emissions[0, state_class[start_state]]

@@ -225,6 +225,10 @@ class HmmOptions:
             reported outward from the CDS while each has at least this posterior; 0 reports
             every decoded one. Splice-site evidence finds plausible introns in any UTR, and on
             held-out fly DNA most decoded UTR-only exons were false.
+        site_floor: a splice site whose total log score (dinucleotide frequency, splice
+            model, site matrices) is below this is not a site at all; ``None`` keeps every
+            allowed dinucleotide. Most scanned dinucleotides score far below any site a gene
+            uses, and each open site costs the passes time at its position.
     """
 
     weights: HmmWeights = field(default_factory=HmmWeights)
@@ -237,6 +241,7 @@ class HmmOptions:
     min_lncrna_exons: int = 2
     lncrna: bool = True
     min_utr_exon_posterior: float = 0.0
+    site_floor: float | None = -30.0
 
     def __post_init__(self) -> None:
         _check_integers(self, {
@@ -252,6 +257,8 @@ class HmmOptions:
                 f"min_utr_exon_posterior must be in [0, 1], got {self.min_utr_exon_posterior}"
             )
         _check_flags(self, ("use_network", "lncrna"))
+        if self.site_floor is not None:
+            _check_numbers(self, ("site_floor",))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -125,8 +125,8 @@ def decode_evidence(model: str, fasta: Path, cache: Path) -> Path:
 
     from genatator.genome import read_fasta
     from genatator.inference import WindowPredictor, predict_tracks
-    from genatator.model.checkpoints import resolve_model_dir
     from genatator.model.directory import load_model_directory
+    from genatator.model.files import resolve_model_dir
     from genatator.model.settings import InferenceSettings
     from genatator.splice.models import load_splice_model
     from genatator.splice.scoring import score_region
@@ -193,7 +193,7 @@ def decode_child(model: str, fasta: str, arrays: str, length: int, report: str) 
     from genatator.genome import read_fasta
     from genatator.inference.stitch import TrackBlock
     from genatator.memory import reuse_freed_memory
-    from genatator.model.checkpoints import resolve_model_dir
+    from genatator.model.files import resolve_model_dir
     from genatator.pipeline import load_decoder_parts
 
     reuse_freed_memory()  # as annotate does

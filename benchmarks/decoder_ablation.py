@@ -42,7 +42,7 @@ from genatator.decode.segments import hmm_transcripts
 from genatator.evaluation.report import evaluate
 from genatator.genome import read_fasta
 from genatator.inference.stitch import TrackBlock
-from genatator.model.checkpoints import resolve_model_dir
+from genatator.model.files import resolve_model_dir
 from genatator.pipeline import call_transcripts, load_decoder_parts, name_genes
 from genatator.regions import Region, parse_regions
 

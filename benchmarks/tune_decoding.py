@@ -31,8 +31,8 @@ from genatator.evaluation.report import evaluate
 from genatator.genome import read_fasta
 from genatator.inference.predictor import WindowPredictor, predict_tracks
 from genatator.inference.stitch import TrackBlock
-from genatator.model.checkpoints import resolve_model_dir
 from genatator.model.directory import load_model_directory
+from genatator.model.files import resolve_model_dir
 from genatator.model.settings import InferenceSettings
 from genatator.pipeline import (
     call_transcripts,

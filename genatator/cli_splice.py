@@ -20,7 +20,7 @@ def _echo(message: str) -> None:
 def _load_model(source: str, device: str, threads: int | None):  # type: ignore[no-untyped-def]
     """A splice model from a bundle name or directory, on the resolved device."""
     from genatator.inference import resolve_device
-    from genatator.model.checkpoints import resolve_model_dir
+    from genatator.model.files import resolve_model_dir
     from genatator.splice.models import load_splice_model
 
     apply_threads(threads)

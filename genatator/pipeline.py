@@ -48,8 +48,8 @@ from genatator.inference import (
     predict_tracks,
     resolve_device,
 )
-from genatator.model.checkpoints import resolve_model_dir
 from genatator.model.directory import load_model_directory
+from genatator.model.files import resolve_model_dir
 from genatator.model.settings import SETTINGS_FILE, InferenceSettings
 from genatator.postprocess import SpliceTable, ThresholdOptions, decode_region, gene_regions
 from genatator.postprocess.cds import coding_sequence, protein

@@ -10,7 +10,7 @@ from helpers import assert_one_line_error, run_cli
 import genatator.bundles
 from genatator.bundles import bundles, find_bundle, get_bundle
 from genatator.errors import ModelError
-from genatator.model.checkpoints import resolve_model_dir
+from genatator.model.files import resolve_model_dir
 
 
 @pytest.fixture

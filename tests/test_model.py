@@ -19,7 +19,8 @@ from genatator.model import (
     UNetConfig,
     preset_config,
 )
-from genatator.model.checkpoints import init_from_gena, resolve_model_dir
+from genatator.model.checkpoints import init_from_gena
+from genatator.model.files import resolve_model_dir
 from genatator.model.inputs import build_inputs
 
 
@@ -280,7 +281,7 @@ def test_init_from_gena_backbone_copies_encoder_weights(tmp_path, small_tokenize
 
 def test_hub_id_fails_clearly_when_offline(tmp_path):
     code = (
-        "from genatator.model.checkpoints import resolve_model_dir\n"
+        "from genatator.model.files import resolve_model_dir\n"
         "resolve_model_dir('AIRI-Institute/gena-lm-bert-base-lastln-t2t')\n"
     )
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}

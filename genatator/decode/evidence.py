@@ -101,9 +101,7 @@ def build_evidence(
     codes = np.full(n + 2 * _PAD, _N, dtype=np.uint8)
     codes[_PAD - (lo - left) : _PAD + n + (right - hi)] = encode(sequence[left:right])
     emissions = _emissions(codes, n, weights, probabilities, codon_model)
-    conditions = _conditions(
-        codes, n, motifs, weights, donor, acceptor, site_matrices, site_floor
-    )
+    conditions = _conditions(codes, n, motifs, weights, donor, acceptor, site_matrices, site_floor)
     # Built position-major (the compiled passes read all rows of one position together); the
     # transposed views are what Evidence takes, so no copy is ever made.
     return Evidence(emissions.T, conditions.T)
@@ -401,9 +399,7 @@ def _context(codes, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill_conditions(
-    codes, motif, site_of_row, gates, splice, matrices, matrix_weight, floor, out
-):
+def _fill_conditions(codes, motif, site_of_row, gates, splice, matrices, matrix_weight, floor, out):
     """``out[i, row]``: the row's splice-site score at position i plus its gate in i's context.
 
     A site's score is its motif's log frequency, plus the splice model's log-odds, plus the

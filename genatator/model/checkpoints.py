@@ -1,21 +1,20 @@
-"""Finding model directories (local or Hugging Face hub) and loading GENA-LM encoder weights."""
+"""GENA-LM encoder weights: read from a checkpoint (a directory, a bundle or a hub id) and loaded
+into genatator's encoder."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import torch
 
-from genatator.bundles import DEFAULT_BUNDLE, find_bundle
 from genatator.errors import ConfigError, ModelError
 from genatator.model.config import EncoderConfig
 from genatator.model.encoder import GenaEncoder
-from genatator.model.genatator import GenatatorModel, load_strict
+from genatator.model.files import load_strict, resolve_model_dir
+from genatator.model.genatator import GenatatorModel
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 #: Prefixes under which GENA-LM encoder weights appear: GENA MLM checkpoints, GENATATOR RMT and
 #: U-Net checkpoints, and genatator's own model directories.
 _ENCODER_PREFIXES = (
@@ -25,53 +24,6 @@ _ENCODER_PREFIXES = (
     "memory_encoder.encoder.",
 )
 _DROPPED = re.compile(r"^(cls\.|pooler\.)|position_ids$")
-
-
-def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A local directory, a bundled model's name, or a hub id downloaded into the local cache.
-
-    A local directory wins over a bundle of the same name (``genatator models list``).
-
-    Raises:
-        ModelError: the path is not a directory, or the hub id cannot be fetched (offline,
-            unknown repository); the message says what to do instead.
-    """
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise ModelError(f"{path}: a model must be a directory, not a file")
-    name = str(name_or_path)
-    bundle = find_bundle(name)
-    if bundle is not None:
-        return bundle.path
-    if name == DEFAULT_BUNDLE:
-        raise ModelError(
-            f"{name}: the default bundled model is not installed with this genatator; "
-            "pass --model with a model directory"
-        )
-    if not _HUB_ID.match(name) or name.startswith((".", "/", "~")):
-        raise ModelError(f"{name}: no such model directory")
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
-        raise ModelError(
-            f"{name}: not a local directory, and huggingface_hub is not installed to download it"
-        ) from None
-    try:
-        local = snapshot_download(
-            repo_id=name,
-            allow_patterns=["*.json", "*.safetensors", "pytorch_model.bin", "*.md", "*.txt"],
-        )
-    except Exception as exc:  # the hub client raises many types (offline, 404, auth, HTTP)
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-        reason = "HF_HUB_OFFLINE is set" if offline else type(exc).__name__
-        raise ModelError(
-            f"{name}: not a local directory and could not be downloaded from the Hugging Face "
-            f"hub ({reason}); download it on a machine with internet access "
-            f"(huggingface-cli download {name} --local-dir DIR) and pass DIR instead"
-        ) from None
-    return Path(local)
 
 
 def normalise_encoder_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -14,8 +14,9 @@ import torch
 
 from genatator import __version__
 from genatator.errors import ConfigError, ModelError
-from genatator.model.checkpoints import init_from_gena, read_gena_checkpoint, resolve_model_dir
+from genatator.model.checkpoints import init_from_gena, read_gena_checkpoint
 from genatator.model.config import preset_config
+from genatator.model.files import resolve_model_dir
 from genatator.model.genatator import GenatatorModel
 from genatator.model.settings import InferenceSettings
 from genatator.tokenizer import TOKENIZER_FILE, DnaTokenizer
@@ -38,13 +39,16 @@ def load_tokenizer(source: str | Path) -> DnaTokenizer:
     return DnaTokenizer.from_pretrained(resolve_model_dir(source))
 
 
-def load_model_directory(name_or_path: str | Path) -> tuple[GenatatorModel, DnaTokenizer]:
+def load_model_directory(directory: str | Path) -> tuple[GenatatorModel, DnaTokenizer]:
     """Load a model directory's model and tokenizer, checking that they belong together.
+
+    ``directory`` is a directory; a bundle's name or a hub id is resolved by the caller, once
+    (:func:`genatator.model.files.resolve_model_dir`).
 
     Raises:
         ModelError: either part is missing or their vocabularies or special ids disagree.
     """
-    directory = resolve_model_dir(name_or_path)
+    directory = Path(directory)
     model = GenatatorModel.from_pretrained(directory)
     tokenizer = DnaTokenizer.from_pretrained(directory)
     check_compatible(model, tokenizer, source=str(directory))

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 from torch import nn
 
-from genatator import __version__
-from genatator._io import atomic_output
 from genatator.errors import ConfigError, ModelError
 from genatator.model.config import GenatatorConfig
 from genatator.model.encoder import AttentionImpl, GenaEncoder
+from genatator.model.files import (
+    WEIGHTS_NAME,
+    load_strict,
+    read_tagged_config,
+    write_config_and_weights,
+)
 from genatator.model.rmt import RecurrentMemoryEncoder
 from genatator.model.unet import UNet1D, run_chunked
 
 logger = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 MODEL_TYPE = "genatator"
 
 
@@ -62,21 +63,6 @@ class ModelOutput:
     logits: torch.Tensor  # (B, L, num_labels); 0 where mask is False
     mask: torch.Tensor  # (B, L) bool: nucleotides that a token covers
     loss: torch.Tensor | None = None
-
-
-def write_config_and_weights(
-    directory: str | Path, model_type: str, config: dict, module: nn.Module
-) -> None:
-    """Write ``config.json`` tagged with ``model_type`` and ``model.safetensors``, atomically."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    payload = {"model_type": model_type, "genatator_version": __version__, **config}
-    with atomic_output(directory / CONFIG_NAME) as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    with atomic_output(directory / WEIGHTS_NAME, binary=True) as handle:
-        handle.write(save(state, metadata={"format": "pt"}))
 
 
 class GenatatorModel(nn.Module):
@@ -215,20 +201,19 @@ class GenatatorModel(nn.Module):
     @classmethod
     def from_pretrained(
         cls,
-        name_or_path: str | Path,
+        directory: str | Path,
         *,
         attn_impl: AttentionImpl = "sdpa",
         map_location: str | torch.device = "cpu",
     ) -> GenatatorModel:
-        """Load a model directory written by :meth:`save_pretrained` (or a hub id of one).
+        """Load a model directory written by :meth:`save_pretrained` (a bundle's name or a hub
+        id is first made a directory by :func:`genatator.model.files.resolve_model_dir`).
 
         Raises:
             ModelError: the directory is missing, not a genatator model, or its weights do not
                 match its config.
         """
-        from genatator.model.checkpoints import resolve_model_dir
-
-        directory = resolve_model_dir(name_or_path)
+        directory = Path(directory)
         config = read_model_config(directory)
         model = cls(config, attn_impl=attn_impl)
         weights_path = directory / WEIGHTS_NAME
@@ -240,36 +225,6 @@ class GenatatorModel(nn.Module):
             raise ModelError(f"{weights_path}: cannot read weights ({exc})") from None
         load_strict(model, state, source=str(weights_path))
         return model.eval()
-
-
-def read_tagged_config(
-    directory: Path, model_type: str, hints: dict[str, str] | None = None
-) -> tuple[Path, dict]:
-    """``config.json`` of ``directory``, checked to carry ``model_type``, without its tags.
-
-    Args:
-        directory: the model directory.
-        model_type: the ``model_type`` the file must name.
-        hints: text appended to the error for a given wrong ``model_type``.
-
-    Returns:
-        ``(path of config.json, its fields without model_type and genatator_version)``.
-
-    Raises:
-        ModelError: the file is missing, not JSON, or names another model type.
-    """
-    path = directory / CONFIG_NAME
-    if not path.is_file():
-        raise ModelError(f"{directory}: not a model directory (no {CONFIG_NAME})")
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    found = values.get("model_type") if isinstance(values, dict) else None
-    if found != model_type:
-        hint = (hints or {}).get(found, "")
-        raise ModelError(f"{path}: model_type is {found!r}, not {model_type!r}{hint}")
-    return path, {k: v for k, v in values.items() if k not in ("model_type", "genatator_version")}
 
 
 def read_model_config(directory: Path) -> GenatatorConfig:
@@ -288,38 +243,4 @@ def read_model_config(directory: Path) -> GenatatorConfig:
         raise ModelError(f"{path}: {exc}") from None
 
 
-def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
-    """``load_state_dict(strict=True)`` naming missing, unexpected and misshapen keys."""
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    misshapen = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"missing {_few(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_few(unexpected)}")
-    if misshapen:
-        problems.append(
-            "shape mismatch "
-            + _few(
-                [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in misshapen]
-            )
-        )
-    if problems:
-        raise ModelError(f"{source}: weights do not match the model: {'; '.join(problems)}")
-    module.load_state_dict(state, strict=True)
-
-
-def _few(items: list[str], limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-__all__ = [
-    "GenatatorModel",
-    "ModelInputs",
-    "ModelOutput",
-    "load_strict",
-    "read_model_config",
-]
+__all__ = ["GenatatorModel", "ModelInputs", "ModelOutput", "read_model_config"]

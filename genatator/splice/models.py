@@ -19,8 +19,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from genatator.errors import ModelError
-from genatator.model.genatator import (
+from genatator.model.files import (
     WEIGHTS_NAME,
+    load_strict,
     read_tagged_config,
     write_config_and_weights,
 )
@@ -406,8 +407,6 @@ def load_splice_model(directory: str | Path, device: str | torch.device = "cpu")
         ModelError: the directory is missing, is not a splice model, or its weights (or bpe
             tokenizer) do not match its config.
     """
-    from genatator.model.genatator import load_strict
-
     directory = Path(directory)
     config = read_splice_config(directory)
     tokenizer = None

@@ -33,6 +33,7 @@ from genatator.model.directory import (
     load_model_directory,
     write_model_directory,
 )
+from genatator.model.files import resolve_model_dir
 from genatator.model.genatator import GenatatorModel
 from genatator.model.settings import InferenceSettings
 from genatator.regions import parse_regions
@@ -201,7 +202,7 @@ class _Trainer:
     def _write_initial_model(self, init: Path, data: PreparedData) -> None:
         config = self.config
         if config.model is not None:
-            model, tokenizer = load_model_directory(config.model)
+            model, tokenizer = load_model_directory(resolve_model_dir(config.model))
             card = f"# genatator model: start of a training run\n\nCopied from {config.model}\n"
         else:
             new = create_model(

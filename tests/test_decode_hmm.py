@@ -21,7 +21,7 @@ from genatator.decode.parameters import GeneModelParameters
 from genatator.decode.topology import INTRON
 from genatator.genome import reverse_complement
 from genatator.postprocess.cds import coding_sequence, protein
-from genatator.postprocess.splice import SpliceTable
+from genatator.postprocess.dinucleotides import SpliceTable
 
 PARAMETERS = dataclasses.replace(
     GeneModelParameters(),

@@ -18,7 +18,7 @@ from genatator.decode.parameters import GeneModelParameters
 from genatator.decode.segments import Segmenter, genic_score, hmm_transcripts
 from genatator.inference.stitch import TrackBlock
 from genatator.labels import CDS, EXON
-from genatator.postprocess.splice import SpliceTable
+from genatator.postprocess.dinucleotides import SpliceTable
 
 STOPS = {"TAA", "TAG", "TGA"}
 CODONS = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in STOPS]

@@ -22,7 +22,7 @@ from genatator.postprocess.assembly import (
     exon_intron_structure,
     smooth,
 )
-from genatator.postprocess.splice import SpliceTable, snap_splice_sites
+from genatator.postprocess.dinucleotides import SpliceTable, snap_splice_sites
 
 # --- ThresholdOptions dict form -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from helpers import synthetic_genes, write_synthetic_genome
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta, reverse_complement
 from genatator.labels import CLASSES, FIVE_PRIME_UTR, THREE_PRIME_UTR, gene_label_track, label_track
-from genatator.postprocess.splice import SpliceTable
+from genatator.postprocess.dinucleotides import SpliceTable
 from genatator.regions import Region, parse_regions
 from genatator.training.prepare import TRAIN, VAL, GenomeSource, prepare
 from genatator.training.samples import TRANSCRIPT, WINDOW, SampleSource, collate

@@ -12,7 +12,7 @@ from genatator.decode.kernel import Evidence
 from genatator.decode.options import HmmWeights
 from genatator.decode.sites import SiteMatrices
 from genatator.decode.topology import _CLASS, CONDITIONS, EMISSION_CLASSES
-from genatator.postprocess.splice import SpliceTable
+from genatator.postprocess.dinucleotides import SpliceTable
 
 __all__ = ["MotifPenalties", "build_evidence"]
 

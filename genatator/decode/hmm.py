@@ -16,7 +16,7 @@ from genatator.decode.parameters import GeneModelParameters
 from genatator.decode.sites import SiteMatrices
 from genatator.decode.topology import CODING, INTERGENIC, INTRON, GeneModel, build_gene_model
 from genatator.postprocess.assembly import runs
-from genatator.postprocess.splice import SpliceTable
+from genatator.postprocess.dinucleotides import SpliceTable
 
 __all__ = ["HmmDecoder", "SegmentInputs"]
 

@@ -23,8 +23,8 @@ class InferenceSettings:
         window: nucleotides per window the model was trained on (``None``: unknown, measured
             from the input at annotation time).
         splice_table: the training annotation's exon-boundary dinucleotide counts, as
-            :meth:`genatator.postprocess.splice.SpliceTable.to_dict` writes them (``None``: the
-            annotator falls back to the canonical splice motifs).
+            :meth:`genatator.postprocess.dinucleotides.SpliceTable.to_dict` writes them
+            (``None``: the annotator falls back to the canonical splice motifs).
         decode: post-processing defaults chosen for this model on held-out data, as
             ``ThresholdOptions.to_dict`` writes them (``None``: the defaults). The pipeline checks
             the keys and values when it builds the options; the command line overrides them.

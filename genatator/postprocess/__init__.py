@@ -22,7 +22,11 @@ from genatator.postprocess.cds import (
     spliced_positions,
     spliced_sequence,
 )
-from genatator.postprocess.splice import SPLICE_TABLE_FORMAT, SpliceTable, filter_splice_sites
+from genatator.postprocess.dinucleotides import (
+    SPLICE_TABLE_FORMAT,
+    SpliceTable,
+    filter_splice_sites,
+)
 from genatator.postprocess.strand import MIN_UTR_SCORE, call_strand, intron_votes, strand_score
 from genatator.postprocess.transcripts import decode_region
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from genatator.annotation.models import Span
-from genatator.postprocess.splice import MIN_MOVED_INTRON, EdgeTest, SpliceTable, flank
+from genatator.postprocess.boundaries import EdgeTest, snap_boundaries
+from genatator.postprocess.dinucleotides import SpliceTable, flank
 
 __all__ = [
     "SiteTrack",
@@ -106,25 +107,11 @@ def snap_to_site_scores(
     Returns:
         New sorted exon spans, as many as given.
     """
-    exons = [(int(start), int(end)) for start, end in exons]
-    if len(exons) < 2 or max_shift <= 0:
-        return exons
-    edges = [edge for span in exons for edge in span]  # start0, end0, start1, end1, ...
-    for index in range(1, len(edges) - 1):
-        edge = edges[index]
-        exon_on_left = index % 2 == 1  # an exon end: the intron follows
-        side = "right" if exon_on_left else "left"
-        lo = edges[index - 1] + (1 if exon_on_left else MIN_MOVED_INTRON)
-        hi = edges[index + 1] - (MIN_MOVED_INTRON if exon_on_left else 1)
-        best, best_key = edge, None
-        for moved in range(max(lo, edge - max_shift), min(hi, edge + max_shift) + 1):
-            if not admissible(moved, side):
-                continue
-            key = (_score(track, *edge_site(moved, side, strand)), -abs(moved - edge))
-            if best_key is None or key > best_key:
-                best, best_key = moved, key
-        edges[index] = best
-    return [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+
+    def site_score(edge: int, side: str) -> float:
+        return _score(track, *edge_site(edge, side, strand))
+
+    return snap_boundaries(exons, admissible, site_score, max_shift)
 
 
 def site_score_attributes(

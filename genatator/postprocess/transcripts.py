@@ -15,13 +15,13 @@ from genatator.postprocess.assembly import (
     spliced_length,
 )
 from genatator.postprocess.cds import longest_orf_cds, model_cds
+from genatator.postprocess.dinucleotides import SpliceTable, filter_splice_sites, snap_splice_sites
 from genatator.postprocess.site_scores import (
     SiteTrack,
     admissible_edge,
     site_score_attributes,
     snap_to_site_scores,
 )
-from genatator.postprocess.splice import SpliceTable, filter_splice_sites, snap_splice_sites
 from genatator.postprocess.strand import call_strand, strand_score
 
 __all__ = ["decode_region"]

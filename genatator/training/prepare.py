@@ -23,7 +23,7 @@ from genatator.annotation.orf import derive_cds as derive_transcript_cds
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta
 from genatator.labels import CLASSES, EXON, INTRON, packed_label_track
-from genatator.postprocess.splice import SpliceTable
+from genatator.postprocess.dinucleotides import SpliceTable
 from genatator.regions import Region
 
 logger = logging.getLogger(__name__)

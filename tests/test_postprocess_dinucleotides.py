@@ -1,4 +1,5 @@
-"""Tests of genatator.postprocess.splice: the splice-site table and the dinucleotide filter."""
+"""genatator.postprocess.dinucleotides (the splice-site table, the dinucleotide filter) and the
+boundary snapping it shares with the site-score snapper."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from genatator.annotation.models import Transcript
 from genatator.genome import reverse_complement
 from genatator.postprocess import SpliceTable, filter_splice_sites
-from genatator.postprocess.splice import flank
+from genatator.postprocess.dinucleotides import flank
 
 # Only GT donors and AG acceptors: a table learned from data, unlike canonical() that also
 # allows AC acceptors (which would hide the minus-strand bug tested below).
@@ -265,3 +266,25 @@ def test_strands_are_mirror_images():
         assert minus == mirror(plus, length)
         changed += plus != exons
     assert changed > 30  # random flanks: the filter did work
+
+
+def test_snap_boundaries_takes_the_best_admissible_move_without_crossing() -> None:
+    from genatator.postprocess.boundaries import MIN_MOVED_INTRON, snap_boundaries
+
+    exons = [(0, 10), (20, 30)]
+    # Every position is admissible; the score prefers positions near 14 for the first exon's
+    # end and near 26 for the second's start, which would leave a 12-nt intron: both move.
+    target = {"right": 14, "left": 26}
+
+    def score(edge: int, side: str) -> float:
+        return -abs(edge - target[side])
+
+    assert snap_boundaries(exons, lambda e, s: True, score, 5) == [(0, 14), (25, 30)]
+    # Moves stop at the intron's minimum: the end may go no further than start - 4.
+    target.update(right=40, left=0)
+    snapped = snap_boundaries(exons, lambda e, s: True, score, 30)
+    assert snapped[1][0] - snapped[0][1] >= MIN_MOVED_INTRON
+    assert snapped[0][0] == 0 and snapped[1][1] == 30  # transcript ends never move
+    # Ties prefer the smaller move; nothing admissible in reach leaves the boundary alone.
+    assert snap_boundaries(exons, lambda e, s: True, lambda e, s: 0.0, 5) == exons
+    assert snap_boundaries(exons, lambda e, s: e > 100, score, 5) == exons

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +11,10 @@ import numpy as np
 
 from genatator.annotation.models import Span, Transcript
 from genatator.genome import reverse_complement
+from genatator.postprocess.boundaries import MIN_MOVED_INTRON, EdgeTest, snap_boundaries
 
 __all__ = [
-    "MIN_MOVED_INTRON",
     "SPLICE_TABLE_FORMAT",
-    "EdgeTest",
     "SpliceTable",
     "filter_splice_sites",
     "flank",
@@ -27,10 +26,6 @@ SPLICE_TABLE_FORMAT = 1
 _KINDS = ("donor", "acceptor")
 _STRANDS = ("+", "-")
 _DINUCLEOTIDE = re.compile(r"[ACGT]{2}")
-# Introns need room for their own donor and acceptor dinucleotides when a boundary moves.
-MIN_MOVED_INTRON = 4
-#: ``(edge, intron_side) -> bool``: may a splice boundary sit at this exon edge?
-EdgeTest = Callable[[int, str], bool]
 
 
 def flank(sequence: str, edge: int, intron_side: str, strand: str) -> tuple[str, str]:
@@ -385,9 +380,8 @@ def snap_splice_sites(
     """
     if strand not in _STRANDS:
         raise ValueError(f"strand must be '+' or '-', got {strand!r}")
-    exons = [(int(start), int(end)) for start, end in exons]
     if len(exons) < 2 or max_shift <= 0:
-        return exons
+        return [(int(start), int(end)) for start, end in exons]
     cumulative = np.concatenate(([0.0], np.cumsum(exonness, dtype=np.float64)))
     length = len(sequence)
 
@@ -395,21 +389,11 @@ def snap_splice_sites(
         lo, hi = max(lo, 0), min(hi, length)
         return float(cumulative[hi] - cumulative[lo]) if hi > lo else 0.0
 
-    edges = [edge for span in exons for edge in span]  # start0, end0, start1, end1, ...
-    for index in range(1, len(edges) - 1):
-        edge = edges[index]
-        exon_on_left = index % 2 == 1  # an exon end: the intron follows
-        lo = edges[index - 1] + (1 if exon_on_left else MIN_MOVED_INTRON)
-        hi = edges[index + 1] - (MIN_MOVED_INTRON if exon_on_left else 1)
-        side = "right" if exon_on_left else "left"
-        best, best_key = edge, None
-        for moved in range(max(lo, edge - max_shift), min(hi, edge + max_shift) + 1):
-            if not _legal_edge(sequence, moved, side, strand, table):
-                continue
-            step = window_sum(moved - context, moved) - window_sum(moved, moved + context)
-            score = step if exon_on_left else -step
-            key = (score, -abs(moved - edge))
-            if best_key is None or key > best_key:
-                best, best_key = moved, key
-        edges[index] = best
-    return [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+    def legal(edge: int, side: str) -> bool:
+        return _legal_edge(sequence, edge, side, strand, table)
+
+    def fit(edge: int, side: str) -> float:
+        step = window_sum(edge - context, edge) - window_sum(edge, edge + context)
+        return step if side == "right" else -step  # "right": the exon lies left of the edge
+
+    return snap_boundaries(exons, legal, fit, max_shift)

@@ -220,7 +220,7 @@ def evaluate(model: str, **options: object) -> None:
     from genatator._io import atomic_output
     from genatator.regions import parse_regions
     from genatator.splice.evaluate import balanced_report, genome_scale
-    from genatator.splice.metrics import format_balanced, format_genome_scale
+    from genatator.splice.site_metrics import format_balanced, format_genome_scale
 
     scan = [options["genome"], options["annotation"], options["regions"]]
     if any(scan) and not all(scan):

@@ -13,9 +13,9 @@ from genatator.model import GenatatorModel, UNetConfig, preset_config
 from genatator.model.directory import bundled_tokenizer
 from genatator.model.inputs import build_inputs
 from genatator.regions import Region
-from genatator.training.metrics import IntervalCounts, TrackMetrics
 from genatator.training.prepare import GenomeSource, prepare
 from genatator.training.samples import SampleSource, collate
+from genatator.training.track_metrics import IntervalCounts, TrackMetrics
 from genatator.training.trainer import default_window
 
 MAX_TOKENS = 510

@@ -14,9 +14,9 @@ from genatator.errors import InputError
 from genatator.genome import read_fasta
 from genatator.regions import Region
 from genatator.splice.dataset import load_split
-from genatator.splice.metrics import balanced_metrics, genome_scale_report
 from genatator.splice.models import SpliceModel
 from genatator.splice.scoring import SiteScores, score_region
+from genatator.splice.site_metrics import balanced_metrics, genome_scale_report
 from genatator.splice.sites import splice_sites
 from genatator.splice.windows import DONOR, encode
 

@@ -39,9 +39,9 @@ from genatator.model.settings import InferenceSettings
 from genatator.regions import parse_regions
 from genatator.tokenizer import DnaTokenizer
 from genatator.training.config import TrainConfig, parse_curriculum, segments_at
-from genatator.training.metrics import TrackMetrics
 from genatator.training.prepare import TRAIN, PreparedData, prepare
 from genatator.training.samples import Sample, SampleSource, collate
+from genatator.training.track_metrics import TrackMetrics
 
 logger = logging.getLogger(__name__)
 

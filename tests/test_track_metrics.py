@@ -1,4 +1,4 @@
-"""Tests of genatator.training.metrics: exact numbers on hand-built intervals and rankings."""
+"""Tests of genatator.training.track_metrics: exact numbers on hand-built intervals and rankings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from genatator.training.metrics import (
+from genatator.training.track_metrics import (
     IntervalCounts,
     TrackMetrics,
     average_precision,

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from genatator.splice.metrics import (
+from genatator.splice.scoring import SiteScores
+from genatator.splice.site_metrics import (
     auroc,
     average_precision,
     balanced_metrics,
@@ -18,7 +19,6 @@ from genatator.splice.metrics import (
     site_metrics,
     top_k_accuracy,
 )
-from genatator.splice.scoring import SiteScores
 
 
 def _naive_ap(scores: np.ndarray, truth: np.ndarray) -> float:

@@ -45,8 +45,9 @@ class OutputError(GenatatorError):
         super().__init__(f"{self.path}: {message}")
 
 
-class ConfigError(GenatatorError):
-    """A configuration value or option combination is invalid."""
+class ConfigError(GenatatorError, ValueError):
+    """A configuration value or option combination is invalid (also a ``ValueError``: code
+    that checks values catches it as one)."""
 
 
 class ModelError(GenatatorError):

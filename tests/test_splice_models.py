@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genatator.errors import ModelError
+from genatator.errors import ConfigError, ModelError
 from genatator.splice import mamba as mamba_module
 from genatator.splice.mamba import MambaMixer, mamba_backend, reference_scan, selective_scan
 from genatator.splice.models import (
@@ -279,11 +279,11 @@ def test_config_round_trip_and_errors():
     assert config.dilations == (1, 2)
     assert SpliceModelConfig.from_dict(config.to_dict()) == config
     assert json.loads(json.dumps(config.to_dict())) == config.to_dict()
-    with pytest.raises(ModelError, match="unknown splice model arch 'rnn'"):
+    with pytest.raises(ConfigError, match="unknown splice model arch 'rnn'"):
         SpliceModelConfig.from_dict({"arch": "rnn"})
-    with pytest.raises(ModelError, match=r"unknown splice model setting.*colour"):
+    with pytest.raises(ConfigError, match=r"unknown splice model setting.*colour"):
         SpliceModelConfig.from_dict({"arch": "cnn", "colour": 1})
-    with pytest.raises(ModelError, match="kernel must be odd"):
+    with pytest.raises(ConfigError, match="kernel must be odd"):
         SpliceModelConfig(arch="cnn", kernel=4)
     model = tiny("cnn")
     assert parameter_count(model) == sum(p.numel() for p in model.parameters())

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from genatator.config_dict import dataclass_from_dict
 from genatator.errors import ConfigError, ModelError
 
 __all__ = [
@@ -129,10 +130,7 @@ class ThresholdOptions:
         Raises:
             ValueError: an unknown key or a bad value.
         """
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown decoding option(s): {', '.join(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "decode")
 
 
 def _check_numbers(owner: object, names: tuple[str, ...], minimum: float | None = None) -> None:
@@ -271,14 +269,8 @@ class HmmOptions:
             ValueError: an unknown key or a bad value.
         """
         values = dict(values)
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown hmm option(s): {', '.join(unknown)}")
-        weights = values.pop("weights", {}) or {}
-        unknown = sorted(set(weights) - {f.name for f in fields(HmmWeights)})
-        if unknown:
-            raise ValueError(f"unknown hmm weight(s): {', '.join(unknown)}")
-        return cls(weights=HmmWeights(**weights), **values)
+        weights = dataclass_from_dict(HmmWeights, values.pop("weights", {}) or {}, "hmm weight")
+        return dataclass_from_dict(cls, {**values, "weights": weights}, "hmm")
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from genatator.config_dict import dataclass_from_dict
 from genatator.errors import ConfigError
 from genatator.labels import CLASSES
-
-
-def _from_dict(cls: type, values: dict[str, Any], what: str) -> Any:
-    """Build dataclass ``cls`` from ``values``, naming unknown keys instead of ignoring them."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"unknown {what} setting(s): {', '.join(unknown)}")
-    return cls(**values)
 
 
 @dataclass
@@ -59,7 +51,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> EncoderConfig:
-        return _from_dict(cls, values, "encoder")
+        return dataclass_from_dict(cls, values, "encoder")
 
     @classmethod
     def from_hf_dict(cls, hf: dict[str, Any]) -> EncoderConfig:
@@ -139,7 +131,7 @@ class MemoryConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> MemoryConfig:
-        return _from_dict(cls, values, "memory")
+        return dataclass_from_dict(cls, values, "memory")
 
 
 #: The U-Net's last-block layouts (:class:`UNetConfig.output_block`).
@@ -181,7 +173,7 @@ class UNetConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> UNetConfig:
-        return _from_dict(cls, values, "unet")
+        return dataclass_from_dict(cls, values, "unet")
 
 
 @dataclass
@@ -231,7 +223,7 @@ class GenatatorConfig:
             "memory": MemoryConfig.from_dict(values.pop("memory", {})),
             "unet": UNetConfig.from_dict(values.pop("unet", {})),
         }
-        return _from_dict(cls, {**values, **nested}, "model")
+        return dataclass_from_dict(cls, {**values, **nested}, "model")
 
 
 def _preset(

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from genatator.errors import ModelError
+from genatator.config_dict import dataclass_from_dict
+from genatator.errors import ConfigError, ModelError
 from genatator.model.files import (
     WEIGHTS_NAME,
     load_strict,
@@ -76,7 +77,7 @@ class SpliceModelConfig:
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
-            raise ModelError(f"unknown splice model arch {self.arch!r}; choose one of {ARCHS}")
+            raise ConfigError(f"unknown splice model arch {self.arch!r}; choose one of {ARCHS}")
         self.dilations = tuple(int(d) for d in self.dilations)
         positive = (
             "window", "d_model", "n_layers", "d_state", "d_conv", "expand",
@@ -85,19 +86,21 @@ class SpliceModelConfig:
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ModelError(f"splice model {name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"splice model {name} must be a positive integer, got {value!r}")
         if not self.dilations or min(self.dilations) < 1:
-            raise ModelError(f"splice model dilations must be positive, got {self.dilations}")
+            raise ConfigError(f"splice model dilations must be positive, got {self.dilations}")
         if self.kernel % 2 == 0:
-            raise ModelError(f"splice model kernel must be odd ('same' padding), got {self.kernel}")
+            raise ConfigError(
+                f"splice model kernel must be odd ('same' padding), got {self.kernel}"
+            )
         if not 0.0 <= self.dropout < 1.0:
-            raise ModelError(f"splice model dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"splice model dropout must be in [0, 1), got {self.dropout}")
         if self.hidden % self.heads:
-            raise ModelError(
+            raise ConfigError(
                 f"splice model hidden {self.hidden} is not divisible by heads {self.heads}"
             )
         if self.window < 3:
-            raise ModelError(f"splice model window must be at least 3, got {self.window}")
+            raise ConfigError(f"splice model window must be at least 3, got {self.window}")
 
     @property
     def cnn_context(self) -> int:
@@ -114,16 +117,9 @@ class SpliceModelConfig:
         """Build a config from a dict, rejecting unknown keys.
 
         Raises:
-            ModelError: an unknown key, an unknown arch or an invalid value.
+            ConfigError: an unknown key, an unknown arch or an invalid value.
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ModelError(f"unknown splice model setting(s): {', '.join(unknown)}")
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"invalid splice model settings: {exc}") from None
+        return dataclass_from_dict(cls, values, "splice model")
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -396,7 +392,7 @@ def read_splice_config(directory: str | Path) -> SpliceModelConfig:
     )
     try:
         return SpliceModelConfig.from_dict(values)
-    except ModelError as exc:
+    except ConfigError as exc:
         raise ModelError(f"{path}: {exc}") from None
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from genatator._io import atomic_output
+from genatator.config_dict import dataclass_from_dict
 from genatator.errors import ConfigError, ModelError
 from genatator.splice.models import (
     SpliceModel,
@@ -145,11 +146,7 @@ class SpliceTrainConfig:
         Raises:
             ConfigError: an unknown key or an invalid value.
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"unknown splice training setting(s): {', '.join(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "splice training")
 
 
 @dataclass

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genatator.annotation.orf import DERIVE_CDS_RULES
+from genatator.config_dict import dataclass_from_dict
 from genatator.errors import ConfigError
 from genatator.training.prepare import GenomeSource
 
@@ -96,11 +97,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown training option(s): {', '.join(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "training")
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ from genatator.annotation import read_annotation
 from genatator.annotation.models import Transcript
 from genatator.annotation.orf import DERIVE_CDS_RULES
 from genatator.annotation.orf import derive_cds as derive_transcript_cds
+from genatator.config_dict import dataclass_from_dict
 from genatator.errors import ConfigError, InputError
 from genatator.genome import read_fasta
 from genatator.labels import CLASSES, EXON, INTRON, packed_label_track
@@ -56,7 +57,7 @@ class Chromosome:
 
     @classmethod
     def from_dict(cls, values: dict) -> Chromosome:
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "prepared chromosome")
 
 
 @dataclass

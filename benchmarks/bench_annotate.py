@@ -189,12 +189,12 @@ _WARM_UP = 50_000
 
 def decode_child(model: str, fasta: str, arrays: str, length: int, report: str) -> None:
     """Decode the first ``length`` bases from cached arrays, as ``annotate`` would."""
+    from genatator.decode.parts import load_decoder_parts
     from genatator.decode.segments import hmm_transcripts
     from genatator.genome import read_fasta
     from genatator.inference.stitch import TrackBlock
     from genatator.memory import reuse_freed_memory
     from genatator.model.files import resolve_model_dir
-    from genatator.pipeline import load_decoder_parts
 
     reuse_freed_memory()  # as annotate does
     parts = load_decoder_parts(resolve_model_dir(model))

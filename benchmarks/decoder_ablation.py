@@ -37,13 +37,14 @@ import numpy as np
 
 from genatator.annotation import read_annotation
 from genatator.annotation.models import Annotation, Transcript
+from genatator.decode.calling import call_transcripts, name_genes
 from genatator.decode.options import Decoding
+from genatator.decode.parts import load_decoder_parts
 from genatator.decode.segments import hmm_transcripts
 from genatator.evaluation.report import evaluate
 from genatator.genome import read_fasta
 from genatator.inference.stitch import TrackBlock
 from genatator.model.files import resolve_model_dir
-from genatator.pipeline import call_transcripts, load_decoder_parts, name_genes
 from genatator.regions import Region, parse_regions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

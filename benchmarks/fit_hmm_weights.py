@@ -24,10 +24,10 @@ from decoder_ablation import DATA, DATASETS, decode_hmm, evidence, metrics
 from genatator.annotation import read_annotation
 from genatator.decode.fit import SEARCH_STEPS, fit_weights
 from genatator.decode.options import HmmWeights
+from genatator.decode.parts import load_decoder_parts
 from genatator.genome import read_fasta
 from genatator.model.files import resolve_model_dir
 from genatator.model.settings import InferenceSettings
-from genatator.pipeline import load_decoder_parts
 from genatator.regions import parse_regions
 
 

@@ -26,7 +26,9 @@ import torch
 
 from genatator.annotation import read_annotation
 from genatator.annotation.models import Annotation
+from genatator.decode.calling import call_transcripts, name_genes
 from genatator.decode.options import DecodeOverrides
+from genatator.decode.parts import model_decoding, model_splice_table
 from genatator.evaluation.report import evaluate
 from genatator.genome import read_fasta
 from genatator.inference.predictor import WindowPredictor, predict_tracks
@@ -34,12 +36,6 @@ from genatator.inference.stitch import TrackBlock
 from genatator.model.directory import load_model_directory
 from genatator.model.files import resolve_model_dir
 from genatator.model.settings import InferenceSettings
-from genatator.pipeline import (
-    call_transcripts,
-    model_decoding,
-    model_splice_table,
-    name_genes,
-)
 from genatator.regions import parse_regions
 
 #: The knobs swept, each with the values tried (the others keep the model's current defaults).

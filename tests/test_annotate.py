@@ -18,10 +18,11 @@ from helpers import assert_valid_gff3, random_dna
 
 from genatator.annotation import read_annotation
 from genatator.cli import main
+from genatator.decode.calling import call_transcripts
 from genatator.genome import reverse_complement
 from genatator.inference import TrackBlock
 from genatator.labels import CDS, EXON, FIVE_PRIME_UTR, INTRON, THREE_PRIME_UTR
-from genatator.pipeline import PARTIAL_SUFFIX, call_transcripts
+from genatator.partial import PARTIAL_SUFFIX
 from genatator.postprocess import SpliceTable, ThresholdOptions
 
 LENGTHS = {"chrA": 14_000, "chrB": 2_500, "chrC": 9_000}

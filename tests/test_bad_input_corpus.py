@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from helpers import assert_valid_gff3, run_cli, write_synthetic_genome
 
-from genatator.pipeline import PARTIAL_SUFFIX
+from genatator.partial import PARTIAL_SUFFIX
 
 FAST = "--window 2000 --batch-size 4 --threads 1 --no-rc"
 TRAIN = "--max-steps 1 --device cpu --threads 1"

@@ -15,9 +15,9 @@ from helpers import run_cli
 
 from genatator.bundles import DEFAULT_BUNDLE, bundles, get_bundle
 from genatator.decode.options import DecodeOverrides
+from genatator.decode.parts import model_decoding
 from genatator.model.directory import load_model_directory
 from genatator.model.settings import InferenceSettings
-from genatator.pipeline import model_decoding
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

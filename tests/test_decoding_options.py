@@ -14,9 +14,9 @@ import genatator.bundles
 import genatator.pipeline
 from genatator.bundles import DEFAULT_BUNDLE
 from genatator.decode.options import DecodeOverrides, Decoding, HmmOptions, HmmWeights
+from genatator.decode.parts import model_decoding
 from genatator.errors import ConfigError, ModelError
 from genatator.model.settings import SETTINGS_FILE, InferenceSettings
-from genatator.pipeline import model_decoding
 from genatator.postprocess.assembly import (
     ThresholdOptions,
     exon_intron_structure,

@@ -334,7 +334,7 @@ def test_gene_model_files_constants():
 def test_decoder_parts_of_a_model_directory(counted_model, tiny_random_model):
     from genatator.decode.hmm import HmmDecoder
     from genatator.decode.options import HmmOptions
-    from genatator.pipeline import load_decoder_parts
+    from genatator.decode.parts import load_decoder_parts
 
     parts = load_decoder_parts(counted_model)
     assert parts.default_decoding().decoder == "hmm"

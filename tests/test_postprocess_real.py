@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from genatator.annotation import read_annotation
+from genatator.decode.calling import call_transcripts
 from genatator.genome import IndexedFasta
 from genatator.inference import TrackBlock
 from genatator.labels import label_track
-from genatator.pipeline import call_transcripts
 from genatator.postprocess import SpliceTable, ThresholdOptions
 
 FLANK = 200

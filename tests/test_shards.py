@@ -11,7 +11,7 @@ from helpers import assert_one_line_error, assert_valid_gff3, random_dna, run_cl
 
 from genatator.cli import main
 from genatator.errors import ConfigError, InputError
-from genatator.pipeline import PARTIAL_SUFFIX
+from genatator.partial import PARTIAL_SUFFIX
 from genatator.regions import Region
 from genatator.shards import (
     ShardPlan,

@@ -21,7 +21,7 @@ from helpers import assert_one_line_error, run_cli, write_synthetic_genome
 from genatator._io import atomic_output, move_output
 from genatator.cli import main
 from genatator.distributed import Distributed
-from genatator.pipeline import PARTIAL_SUFFIX, Outputs, _Partial
+from genatator.partial import PARTIAL_SUFFIX, Outputs, PartialOutputs
 from genatator.tracks import TrackWriter
 
 LENGTHS = {"chrA": 4_000, "chrB": 3_000}
@@ -241,7 +241,7 @@ def test_a_rerun_without_resume_says_how_many_finished_sequences_it_discards(
 ):
     out = tmp_path / "genes.gff3"
     # What a run killed after two sequences leaves beside its output.
-    partial = _Partial(str(out), Distributed())
+    partial = PartialOutputs(str(out), Distributed())
     partial.start({"an": "earlier run"}, resume=False)
     for index, name in enumerate(LENGTHS):
         partial.finish(index, name, LENGTHS[name], [], "", Outputs(str(out)))
@@ -257,7 +257,7 @@ def test_a_rerun_without_resume_says_how_many_finished_sequences_it_discards(
 
 def test_an_empty_sidecar_is_replaced_without_a_notice(tmp_path):
     out = tmp_path / "genes.gff3"
-    _Partial(str(out), Distributed()).start({"an": "earlier run"}, resume=False)
+    PartialOutputs(str(out), Distributed()).start({"an": "earlier run"}, resume=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _Partial(str(out), Distributed()).start({"a": "new run"}, resume=False)
+        PartialOutputs(str(out), Distributed()).start({"a": "new run"}, resume=False)

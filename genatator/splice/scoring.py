@@ -13,7 +13,7 @@ position at 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -295,3 +295,17 @@ def score_region(
 def score_sequence(model: nn.Module, codes: np.ndarray, **kwargs) -> SiteScores:
     """:func:`score_region` over the whole sequence."""
     return score_region(model, codes, 0, len(codes), **kwargs)
+
+
+def site_scorer(
+    model: nn.Module, sequence: str, device: torch.device | str = "cpu"
+) -> Callable[[int, int], tuple[np.ndarray, np.ndarray]]:
+    """``scorer(lo, hi)``: ``model``'s ``(donor, acceptor)`` scores of ``sequence[lo:hi]``,
+    with context read from the rest of the sequence (the decoders' site evidence)."""
+    codes = encode(sequence)
+
+    def scorer(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = score_region(model, codes, lo, hi, device=device)
+        return scores.donor, scores.acceptor
+
+    return scorer

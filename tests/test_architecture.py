@@ -13,8 +13,6 @@ LONG_FUNCTIONS = {
     "genatator/splice/training.py:_train",
     "genatator/training/trainer.py:_train",
     "genatator/splice/dataset.py:extract_dataset",
-    "genatator/postprocess/transcripts.py:decode_region",
-    "genatator/decode/counting.py:count_gene_model",
 }
 MAX_LINES = 100
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genatator._io import display_name, move_output
@@ -125,68 +125,86 @@ def count_gene_model(
     excluded: dict[str, list[Region]] = defaultdict(list)
     for region in exclude:
         excluded[region.seqid].append(region)
-    seen: set[str] = set()
-    genes: list[Gene] = []
-    coding: list[str] = []
-    sites = SiteCounts()
-    genome_length = 0
-    transcripts_by_source = []
-    for genome, annotation in sources:
-        by_sequence = _genes_by_sequence(annotation)
-        transcripts_by_source.append(by_sequence)
-        found: set[str] = set()
-        without_cds = given_cds = 0
-        for record in read_fasta(genome):
-            found.add(record.name)
-            spans = _excluded_spans(excluded.get(record.name, []), record.name, record.length)
-            seen.add(record.name)
-            genome_length += record.length - sum(end - start for start, end in spans)
-            kept = [gene for gene in by_sequence.get(record.name, []) if _outside(gene, spans)]
-            if derive_cds != "none":
-                before = sum(not gene.representative().cds for gene in kept)
-                kept = derive_gene_cds(kept, record.sequence, derive_cds)
-                after = sum(not gene.representative().cds for gene in kept)
-                without_cds, given_cds = without_cds + before, given_cds + before - after
-            genes.extend(kept)
-            representatives = [gene.representative() for gene in kept]
-            for lo, hi in _kept_parts(spans, record.length):
-                inside = [t for t in representatives if lo <= t.start and t.end <= hi]
-                sites.add(record.sequence[lo:hi], inside, lo)
-            coding.extend(
-                coding_sequences_from_transcripts(
-                    (gene.representative() for gene in kept), record.sequence
-                )
-            )
-        missing = sorted(set(by_sequence) - found)
-        if missing:
-            raise InputError(
-                f"{display_name(annotation)}: annotates sequence {missing[0]!r}, which "
-                f"{display_name(genome)} does not contain"
-            )
-        if derive_cds != "none":
-            logger.info(
-                "%s: %d of %d counted loci without CDS took their longest ORF as CDS",
-                display_name(annotation),
-                given_cds,
-                without_cds,
-            )
-    unknown = sorted(set(excluded) - seen)
+    tally = _Tally()
+    transcripts_by_source = [
+        _count_source(genome, annotation, excluded, derive_cds, tally)
+        for genome, annotation in sources
+    ]
+    unknown = sorted(set(excluded) - tally.seen)
     if unknown:
         raise ConfigError(f"--exclude-regions: the genomes have no sequence named {unknown[0]!r}")
-    if not genes:
+    if not tally.genes:
         raise InputError("no gene lies outside the excluded regions: nothing to count")
     for genome, annotation in orf_sources:
-        coding.extend(_orf_stand_ins(str(genome), str(annotation), excluded))
+        tally.coding.extend(_orf_stand_ins(str(genome), str(annotation), excluded))
     background = _background(sources, transcripts_by_source, excluded)
-    codon_model = CodonModel.count(coding, background, order=order)
-    parameters = GeneModelParameters.count(genes, genome_length)
+    codon_model = CodonModel.count(tally.coding, background, order=order)
+    parameters = GeneModelParameters.count(tally.genes, tally.genome_length)
     logger.info(
         "counted %d genes over %d bp: codon model of order %d",
-        len(genes),
-        genome_length,
+        len(tally.genes),
+        tally.genome_length,
         codon_model.order,
     )
-    return GeneModelCounts(parameters, codon_model, sites.matrices(), genome_length, len(genes))
+    return GeneModelCounts(
+        parameters, codon_model, tally.sites.matrices(), tally.genome_length, len(tally.genes)
+    )
+
+
+@dataclass
+class _Tally:
+    """What :func:`count_gene_model` gathers from its sources before counting."""
+
+    genes: list[Gene] = field(default_factory=list)
+    coding: list[str] = field(default_factory=list)  # coding sequences, transcript orientation
+    sites: SiteCounts = field(default_factory=SiteCounts)
+    genome_length: int = 0
+    seen: set[str] = field(default_factory=set)  # sequence names of the genomes
+
+
+def _count_source(
+    genome: str,
+    annotation: str,
+    excluded: dict[str, list[Region]],
+    derive_cds: str,
+    tally: _Tally,
+) -> dict[str, list[Gene]]:
+    """Add one genome's genes, coding sequences and splice sites outside the excluded regions
+    to ``tally``; returns its genes by sequence (the background pass reads them again)."""
+    by_sequence = _genes_by_sequence(annotation)
+    found: set[str] = set()
+    without_cds = given_cds = 0
+    for record in read_fasta(genome):
+        found.add(record.name)
+        spans = _excluded_spans(excluded.get(record.name, []), record.name, record.length)
+        tally.seen.add(record.name)
+        tally.genome_length += record.length - sum(end - start for start, end in spans)
+        kept = [gene for gene in by_sequence.get(record.name, []) if _outside(gene, spans)]
+        if derive_cds != "none":
+            before = sum(not gene.representative().cds for gene in kept)
+            kept = derive_gene_cds(kept, record.sequence, derive_cds)
+            after = sum(not gene.representative().cds for gene in kept)
+            without_cds, given_cds = without_cds + before, given_cds + before - after
+        tally.genes.extend(kept)
+        representatives = [gene.representative() for gene in kept]
+        for lo, hi in _kept_parts(spans, record.length):
+            inside = [t for t in representatives if lo <= t.start and t.end <= hi]
+            tally.sites.add(record.sequence[lo:hi], inside, lo)
+        tally.coding.extend(coding_sequences_from_transcripts(representatives, record.sequence))
+    missing = sorted(set(by_sequence) - found)
+    if missing:
+        raise InputError(
+            f"{display_name(annotation)}: annotates sequence {missing[0]!r}, which "
+            f"{display_name(genome)} does not contain"
+        )
+    if derive_cds != "none":
+        logger.info(
+            "%s: %d of %d counted loci without CDS took their longest ORF as CDS",
+            display_name(annotation),
+            given_cds,
+            without_cds,
+        )
+    return by_sequence
 
 
 def _orf_stand_ins(genome: str, annotation: str, excluded: dict[str, list[Region]]) -> list[str]:

@@ -108,23 +108,7 @@ def decode_region(
     track = None if site_scores is None else SiteTrack.for_strand(*site_scores, strand)
     if options.splice_filter and len(exons) > 1:
         table = splice_table if splice_table is not None else SpliceTable.canonical()
-        admissible = None
-        if track is not None:
-            admissible = admissible_edge(
-                sequence,
-                strand,
-                track,
-                table,
-                options.rare_site_score,
-                options.confident_site_score,
-            )
-            exons = snap_to_site_scores(exons, strand, track, admissible, options.site_shift)
-        elif options.splice_snap:
-            exonness = probabilities[:, EXON] - probabilities[:, INTRON]
-            exons = snap_splice_sites(exons, strand, sequence, exonness, table, options.splice_snap)
-        exons = filter_splice_sites(
-            exons, strand, sequence, table, options.max_boundary_shift, admissible
-        )
+        exons = _splice_checked(exons, strand, sequence, probabilities, table, track, options)
         if spliced_length(exons) < options.min_transcript_length:
             return None
 
@@ -137,7 +121,48 @@ def decode_region(
         if not options.lncrna:
             return None
         cds = []
+    transcript = _scored_transcript(probabilities, exons, cds, strand, seqid, offset)
+    transcript.attributes["strand_score"] = f"{score:.4g}"
+    transcript.attributes["strand_evidence"] = evidence
+    if track is not None:
+        transcript.exon_attributes, site_attributes = site_score_attributes(exons, strand, track)
+        transcript.attributes.update(site_attributes)
+    return transcript
 
+
+def _splice_checked(
+    exons: list[Span],
+    strand: str,
+    sequence: str,
+    probabilities: np.ndarray,
+    table: SpliceTable,
+    track: SiteTrack | None,
+    options: ThresholdOptions,
+) -> list[Span]:
+    """Snap the splice boundaries (to site scores, or to the exon track), then filter them."""
+    admissible = None
+    if track is not None:
+        admissible = admissible_edge(
+            sequence, strand, track, table, options.rare_site_score, options.confident_site_score
+        )
+        exons = snap_to_site_scores(exons, strand, track, admissible, options.site_shift)
+    elif options.splice_snap:
+        exonness = probabilities[:, EXON] - probabilities[:, INTRON]
+        exons = snap_splice_sites(exons, strand, sequence, exonness, table, options.splice_snap)
+    return filter_splice_sites(
+        exons, strand, sequence, table, options.max_boundary_shift, admissible
+    )
+
+
+def _scored_transcript(
+    probabilities: np.ndarray,
+    exons: list[Span],
+    cds: list[Span],
+    strand: str,
+    seqid: str,
+    offset: int,
+) -> Transcript:
+    """The transcript in genome coordinates with its confidences (see :func:`decode_region`)."""
     exon_sums = _prefix_sums(probabilities[:, EXON])
     intron_sums = _prefix_sums(probabilities[:, INTRON])
     introns = introns_between(exons)
@@ -149,13 +174,6 @@ def decode_region(
         attributes["intron_confidence"] = f"{intron_total / spliced_length(introns):.4g}"
     if cds:
         attributes["cds_confidence"] = f"{_mean(_prefix_sums(probabilities[:, CDS]), cds):.4g}"
-    attributes["strand_score"] = f"{score:.4g}"
-    attributes["strand_evidence"] = evidence
-    exon_attributes: list[dict[str, str]] = []
-    if track is not None:
-        exon_attributes, site_attributes = site_score_attributes(exons, strand, track)
-        attributes.update(site_attributes)
-
     span = exons[-1][1] - exons[0][0]
     exon_means = per_exon / [end - start for start, end in exons]
     return Transcript(
@@ -164,11 +182,10 @@ def decode_region(
         strand=strand,
         exons=[(start + offset, end + offset) for start, end in exons],
         cds=[(start + offset, end + offset) for start, end in cds],
-        kind=CODING_KIND if coding else noncoding_kind(spliced_length(exons)),
+        kind=CODING_KIND if cds else noncoding_kind(spliced_length(exons)),
         gene_id="",
         score=(exon_total + intron_total) / span,
         source="genatator",
         attributes=attributes,
         exon_scores=[float(value) for value in exon_means],
-        exon_attributes=exon_attributes,
     )

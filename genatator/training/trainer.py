@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -234,22 +234,7 @@ class _Trainer:
         model = self.model.to(device)
         if config.gradient_checkpointing:
             model.encoder.gradient_checkpointing = True
-        optimizer = torch.optim.AdamW(
-            _parameter_groups(model, config.weight_decay),
-            lr=config.lr,
-            betas=(0.9, 0.999),
-            eps=1e-8,
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            partial(
-                lr_factor,
-                warmup=config.warmup_steps,
-                total=config.max_steps,
-                schedule=config.schedule,
-                floor=config.min_lr_ratio,
-            ),
-        )
+        optimizer, scheduler = _optimizer(model, config)
         torch.manual_seed(config.seed + world.rank)
         step, best, elapsed = 0, _Best(), 0.0
         checkpoints = _Checkpoints(self.run_dir / CHECKPOINT_DIR, config.keep_checkpoints)
@@ -268,13 +253,9 @@ class _Trainer:
         autocast = _autocast(config.precision, device)
         validation = self.source.validation_samples(config.val_samples) if world.is_main else []
         stages = parse_curriculum(config.curriculum)
-        per_step = config.batch_size * config.grad_accum * world.world_size
-        content = model.config.memory.content_per_segment
-
         invoked = time.monotonic()  # --max-time is per invocation
         started = invoked - elapsed  # elapsed_s goes on from the checkpoint
-        window_losses: list[float] = []
-        window_nt, window_started = 0.0, time.monotonic()
+        window = _LogWindow()
         bar = tqdm(
             total=config.max_steps,
             initial=step,
@@ -286,37 +267,10 @@ class _Trainer:
         stopped_early = False
         with bar, _termination_flag() as terminated:
             while step < config.max_steps:
-                cap = segments_at(stages, step)
-                max_tokens = model.config.max_tokens
-                window = None
-                if cap is not None and cap * content < max_tokens:
-                    window = math.ceil(config.window * cap * content / max_tokens)
-                    max_tokens = cap * content
                 model.train()
-                loss_sum, nucleotides = 0.0, 0
-                for micro in range(config.grad_accum):
-                    first = step * per_step + world.rank
-                    indices = [
-                        first + world.world_size * (micro * config.batch_size + k)
-                        for k in range(config.batch_size)
-                    ]
-                    samples = [self.source.sample(i, window=window) for i in indices]
-                    batch = collate(self.tokenizer, samples, max_tokens=max_tokens).to(device)
-                    last = micro == config.grad_accum - 1
-                    sync = contextlib.nullcontext()
-                    if world.enabled and not last:
-                        sync = wrapped.no_sync()  # type: ignore[operator]
-                    with sync:
-                        with autocast:
-                            out = wrapped(
-                                batch.inputs,
-                                labels=batch.labels,
-                                label_mask=batch.label_mask,
-                                channel_mask=batch.channel_mask,
-                            )
-                        (out.loss / config.grad_accum).backward()
-                    loss_sum += float(out.loss.detach())
-                    nucleotides += batch.nucleotides
+                loss_sum, nucleotides = self._step(
+                    wrapped, model, step, segments_at(stages, step), device, autocast
+                )
                 if config.clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
                 optimizer.step()
@@ -331,31 +285,10 @@ class _Trainer:
                     [loss_sum / config.grad_accum, nucleotides, float(out_of_time or terminated())],
                     device,
                 )
-                window_losses.append(loss / world.world_size)
-                window_nt += total_nt
+                window.add(loss / world.world_size, total_nt)
                 bar.update(1)
                 if step % config.log_every == 0 or step == config.max_steps:
-                    elapsed = max(time.monotonic() - window_started, 1e-9)
-                    record = {
-                        "step": step,
-                        "split": "train",
-                        "loss": float(np.mean(window_losses)),
-                        "lr": scheduler.get_last_lr()[0],
-                        "nt_per_s": window_nt / elapsed,
-                        "elapsed_s": time.monotonic() - started,
-                    }
-                    metrics_log.write(record)
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", nt_s=f"{record['nt_per_s']:.0f}")
-                    if bar.disable and world.is_main:
-                        logger.info(
-                            "step %d/%d  loss %.4f  lr %.3g  %.0f nt/s",
-                            step,
-                            config.max_steps,
-                            record["loss"],
-                            record["lr"],
-                            record["nt_per_s"],
-                        )
-                    window_losses, window_nt, window_started = [], 0.0, time.monotonic()
+                    self._log(window, step, scheduler.get_last_lr()[0], started, metrics_log, bar)
 
                 stopping = stop > 0
                 paused = time.monotonic()
@@ -363,36 +296,7 @@ class _Trainer:
                 # the last steps too, however the budget fell against --eval-every.
                 validate = step % config.eval_every == 0 or step == config.max_steps or stopping
                 if world.is_main and validate:
-                    scores = evaluate(
-                        model,
-                        self.tokenizer,
-                        validation,
-                        batch_size=config.batch_size,
-                        device=device,
-                        autocast=autocast,
-                    )
-                    metrics_log.write({"step": step, "split": "val", **scores})
-                    logger.info(
-                        "validation at step %d: exon F1 %.4f, CDS F1 %.4f, mean PR-AUC %.4f",
-                        step,
-                        scores["exon_f1"],
-                        scores["cds_f1"],
-                        scores["pr_auc_mean"],
-                    )
-                    if best.improves(scores):
-                        best.update(step, scores)
-                        write_model_directory(
-                            self.run_dir / BEST_DIR,
-                            model,
-                            self.tokenizer,
-                            _trained_card(model, config, step, scores),
-                            replace=True,
-                            settings=InferenceSettings(
-                                window=config.window,
-                                splice_table=self.data.splice_table.to_dict(),
-                            ),
-                            extra=partial(write_gene_model, counts=self._gene_model()),
-                        )
+                    self._validate(model, validation, step, best, metrics_log, device, autocast)
                 if stopping or step % config.save_every == 0 or step == config.max_steps:
                     rng = world.gather(_rng_state(device))
                     if world.is_main:
@@ -401,14 +305,174 @@ class _Trainer:
                         )
                 world.barrier()
                 # Validation and checkpoint time is not training time: keep it out of nt/s.
-                window_started += time.monotonic() - paused
+                window.started += time.monotonic() - paused
                 if stopping:
                     stopped_early = step < config.max_steps
                     break
         return TrainResult(step, config.max_steps, best.step, best.metrics, stopped_early)
 
+    def _step(
+        self,
+        wrapped: nn.Module,
+        model: GenatatorModel,
+        step: int,
+        cap: int | None,
+        device: torch.device,
+        autocast: contextlib.AbstractContextManager,
+    ) -> tuple[float, int]:
+        """Forward and backward passes of one optimiser step's micro-batches (gradients
+        accumulate); returns the summed loss and the nucleotides seen. ``cap``: the
+        curriculum's segment cap at this step (``None``: none)."""
+        config, world = self.config, self.world
+        max_tokens = model.config.max_tokens
+        content = model.config.memory.content_per_segment
+        window = None
+        if cap is not None and cap * content < max_tokens:
+            window = math.ceil(config.window * cap * content / max_tokens)
+            max_tokens = cap * content
+        per_step = config.batch_size * config.grad_accum * world.world_size
+        loss_sum, nucleotides = 0.0, 0
+        for micro in range(config.grad_accum):
+            first = step * per_step + world.rank
+            indices = [
+                first + world.world_size * (micro * config.batch_size + k)
+                for k in range(config.batch_size)
+            ]
+            samples = [self.source.sample(i, window=window) for i in indices]
+            batch = collate(self.tokenizer, samples, max_tokens=max_tokens).to(device)
+            sync = contextlib.nullcontext()
+            if world.enabled and micro < config.grad_accum - 1:
+                sync = wrapped.no_sync()  # type: ignore[operator]
+            with sync:
+                with autocast:
+                    out = wrapped(
+                        batch.inputs,
+                        labels=batch.labels,
+                        label_mask=batch.label_mask,
+                        channel_mask=batch.channel_mask,
+                    )
+                (out.loss / config.grad_accum).backward()
+            loss_sum += float(out.loss.detach())
+            nucleotides += batch.nucleotides
+        return loss_sum, nucleotides
+
+    def _log(
+        self,
+        window: _LogWindow,
+        step: int,
+        lr: float,
+        started: float,
+        metrics_log: _MetricsLog,
+        bar: tqdm,
+    ) -> None:
+        """Write the training record of the steps since the last one, and start a new window."""
+        elapsed = max(time.monotonic() - window.started, 1e-9)
+        record = {
+            "step": step,
+            "split": "train",
+            "loss": float(np.mean(window.losses)),
+            "lr": lr,
+            "nt_per_s": window.nucleotides / elapsed,
+            "elapsed_s": time.monotonic() - started,
+        }
+        metrics_log.write(record)
+        bar.set_postfix(loss=f"{record['loss']:.4f}", nt_s=f"{record['nt_per_s']:.0f}")
+        if bar.disable and self.world.is_main:
+            logger.info(
+                "step %d/%d  loss %.4f  lr %.3g  %.0f nt/s",
+                step,
+                self.config.max_steps,
+                record["loss"],
+                record["lr"],
+                record["nt_per_s"],
+            )
+        window.reset()
+
+    def _validate(
+        self,
+        model: GenatatorModel,
+        validation: list[Sample],
+        step: int,
+        best: _Best,
+        metrics_log: _MetricsLog,
+        device: torch.device,
+        autocast: contextlib.AbstractContextManager,
+    ) -> None:
+        """Score the validation samples, log them, and write the best model when it improves."""
+        config = self.config
+        scores = evaluate(
+            model,
+            self.tokenizer,
+            validation,
+            batch_size=config.batch_size,
+            device=device,
+            autocast=autocast,
+        )
+        metrics_log.write({"step": step, "split": "val", **scores})
+        logger.info(
+            "validation at step %d: exon F1 %.4f, CDS F1 %.4f, mean PR-AUC %.4f",
+            step,
+            scores["exon_f1"],
+            scores["cds_f1"],
+            scores["pr_auc_mean"],
+        )
+        if not best.improves(scores):
+            return
+        best.update(step, scores)
+        write_model_directory(
+            self.run_dir / BEST_DIR,
+            model,
+            self.tokenizer,
+            _trained_card(model, config, step, scores),
+            replace=True,
+            settings=InferenceSettings(
+                window=config.window,
+                splice_table=self.data.splice_table.to_dict(),
+            ),
+            extra=partial(write_gene_model, counts=self._gene_model()),
+        )
+
 
 # -- pieces --------------------------------------------------------------------------------------
+
+
+def _optimizer(
+    model: GenatatorModel, config: TrainConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over the model's decay and no-decay groups, and the learning-rate schedule."""
+    optimizer = torch.optim.AdamW(
+        _parameter_groups(model, config.weight_decay),
+        lr=config.lr,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        partial(
+            lr_factor,
+            warmup=config.warmup_steps,
+            total=config.max_steps,
+            schedule=config.schedule,
+            floor=config.min_lr_ratio,
+        ),
+    )
+    return optimizer, scheduler
+
+
+@dataclass
+class _LogWindow:
+    """Losses and nucleotides of the steps since the last training record."""
+
+    losses: list[float] = field(default_factory=list)
+    nucleotides: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, loss: float, nucleotides: float) -> None:
+        self.losses.append(loss)
+        self.nucleotides += nucleotides
+
+    def reset(self) -> None:
+        self.losses, self.nucleotides, self.started = [], 0.0, time.monotonic()
 
 
 def default_window(data: PreparedData, tokenizer: DnaTokenizer, max_tokens: int) -> int:

@@ -312,20 +312,271 @@ def _train(
     say: Log,
 ) -> dict[str, Any]:
     """The body of :func:`train_splice` once the run directory has been checked."""
-    checkpoint_path = out_dir / CHECKPOINT_FILE
-    device = _device(train_config.device)
-    train = _load_split(data_dir, "train", model_config.window, train_config.negatives)
-    val = _load_split(data_dir, "val", model_config.window, train_config.negatives)
+    run = _SpliceRun(model_config, train_config, data_dir, out_dir, saved)
+    say(run.opening())
+    while (stop_reason := run.stop_reason()) is None:
+        run.step()
+        if run.evaluation_due():
+            say(run.evaluate_and_record())
+        if run.out_of_time():
+            stop_reason = "max_time"
+            break
+    summary = run.finish(stop_reason)
+    say(
+        f"stopped ({stop_reason}) at step {summary['steps']}; best val loss "
+        f"{summary['best_val_loss']} at step {summary['best_step']}; model in "
+        f"{summary['best_dir']}"
+    )
+    return summary
+
+
+class _SpliceRun:
+    """One splice-classifier training run: data, model, optimiser, progress and its files."""
+
+    def __init__(
+        self,
+        model_config: SpliceModelConfig,
+        train_config: SpliceTrainConfig,
+        data_dir: str | Path,
+        out_dir: Path,
+        saved: dict[str, Any] | None,
+    ) -> None:
+        self.model_config, self.config, self.out_dir = model_config, train_config, out_dir
+        self.device = _device(train_config.device)
+        self.train, self.val, self.data_info = _load_data(
+            data_dir, model_config.window, train_config.negatives, saved, out_dir
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run_settings = {
+            "model": model_config.to_dict(),
+            "train": train_config.to_dict(),
+            "data": self.data_info,
+        }
+        with atomic_output(out_dir / CONFIG_FILE) as handle:
+            json.dump(run_settings, handle, indent=2)
+            handle.write("\n")
+
+        torch.manual_seed(train_config.seed)  # fixes the initial weights and the dropout stream
+        self.model = build_splice_model(model_config).to(self.device)
+        self.backend = None
+        if model_config.arch == "mamba":
+            from genatator.splice.mamba import mamba_backend
+
+            self.backend = mamba_backend(self.device)  # ModelError now, not at the first step
+        self.lr = train_config.resolved_lr(model_config.arch)
+        self.optimizer = torch.optim.AdamW(
+            _parameter_groups(self.model, train_config.weight_decay), lr=self.lr
+        )
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer,
+            mode="min",
+            factor=train_config.plateau_factor,
+            patience=train_config.plateau_patience,
+        )
+        self.progress = _Progress()
+        resumed = saved is not None and saved["checkpoint"] is not None
+        if resumed:
+            self._restore(saved["checkpoint"])  # type: ignore[index]
+        # The history on disk may hold lines a killed run wrote after its checkpoint: rewrite it.
+        with atomic_output(out_dir / HISTORY_FILE) as handle:
+            for record in self.progress.history:
+                handle.write(json.dumps(record) + "\n")
+        self.n_batches = math.ceil(len(self.train) / train_config.batch_size)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=train_config.label_smoothing)
+        self.started = time.monotonic()
+        self.earlier_s = self.progress.elapsed_s  # training time of earlier invocations
+        self.checkpointed_at = self.progress.step if resumed else None
+        self.order: np.ndarray | None = None
+        self.order_epoch = -1
+        self.model.train()
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["cpu"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.progress = _Progress(**state["progress"])
+
+    def opening(self) -> str:
+        """The first progress line."""
+        progress, backend = self.progress, self.backend
+        return (
+            f"{'resuming' if progress.step else 'training'} {self.model_config.arch} "
+            f"({parameter_count(self.model):,} parameters{f', {backend}' if backend else ''}) "
+            f"on {len(self.train):,} windows, validating on {len(self.val):,}; step "
+            f"{progress.step}, {self.n_batches} steps per epoch, lr {self.lr:g}, "
+            f"device {self.device}"
+        )
+
+    def stop_reason(self) -> str | None:
+        """Why the run stops before its next step (a limit reached), or None."""
+        config, progress = self.config, self.progress
+        if config.early_stopping and progress.bad_evals >= config.early_stopping:
+            return "early_stopping"
+        if progress.epoch >= config.max_epochs:
+            return "max_epochs"
+        if config.max_steps is not None and progress.step >= config.max_steps:
+            return "max_steps"
+        return None
+
+    def out_of_time(self) -> bool:
+        limit = self.config.max_time_s
+        return limit is not None and time.monotonic() - self.started >= limit
+
+    def step(self) -> None:
+        """One optimiser step on the next batch of this epoch's order."""
+        config, progress = self.config, self.progress
+        if self.order_epoch != progress.epoch:
+            rng = np.random.default_rng([config.seed, progress.epoch])
+            self.order, self.order_epoch = rng.permutation(len(self.train)), progress.epoch
+        assert self.order is not None
+        rows = self.order[progress.batch * config.batch_size :][: config.batch_size]
+        codes = torch.from_numpy(self.train.windows[rows]).long().to(self.device)
+        target = torch.from_numpy(self.train.labels[rows]).to(self.device)
+        loss = self.loss_fn(self.model(codes).float(), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
+        self.optimizer.step()
+        progress.step += 1
+        progress.loss_sum += float(loss.detach()) * len(rows)
+        progress.loss_rows += len(rows)
+        progress.batch += 1
+        self.epoch_done = progress.batch == self.n_batches
+        if self.epoch_done:
+            progress.epoch += 1
+            progress.batch = 0
+
+    def evaluation_due(self) -> bool:
+        every = self.config.eval_every
+        return self.progress.step % every == 0 if every else self.epoch_done
+
+    def evaluate(self) -> tuple[float, float]:
+        return evaluate_windows(
+            self.model,
+            self.val.windows,
+            self.val.labels,
+            batch_size=self.config.batch_size,
+            label_smoothing=self.config.label_smoothing,
+            device=self.device,
+        )
+
+    def evaluate_and_record(self) -> str:
+        """Validate, step the LR schedule, keep the best model, log and checkpoint; returns
+        the progress line."""
+        progress = self.progress
+        val_loss, val_accuracy = self.evaluate()
+        self.scheduler.step(val_loss)
+        improved = val_loss < progress.best_loss
+        if improved:
+            progress.best_loss, progress.best_step = val_loss, progress.step
+            progress.best_accuracy = val_accuracy
+            progress.bad_evals = 0
+            self.model.save_pretrained(self.out_dir / BEST_DIR)
+        else:
+            progress.bad_evals += 1
+        record = {
+            "step": progress.step,
+            "epoch": progress.epoch + progress.batch / self.n_batches,
+            "train_loss": progress.loss_sum / max(1, progress.loss_rows),
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "elapsed_s": self.earlier_s + time.monotonic() - self.started,
+            "improved": improved,
+        }
+        progress.history.append(record)
+        progress.loss_sum, progress.loss_rows = 0.0, 0
+        with open(self.out_dir / HISTORY_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        self.checkpoint()
+        return (
+            f"step {progress.step} epoch {record['epoch']:.2f}: train loss "
+            f"{record['train_loss']:.4f}, val loss {val_loss:.4f}, val accuracy "
+            f"{val_accuracy:.4f}, lr {record['lr']:.2g}" + (" (best)" if improved else "")
+        )
+
+    def checkpoint(self) -> None:
+        """Save everything a resumed run needs to continue exactly (``last.pt``)."""
+        self.progress.elapsed_s = self.earlier_s + time.monotonic() - self.started
+        rng = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng,
+            "progress": dataclasses.asdict(self.progress),
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.config.to_dict(),
+            "data": self.data_info,
+        }
+        with atomic_output(self.out_dir / CHECKPOINT_FILE, binary=True) as handle:
+            torch.save(state, handle)
+        self.checkpointed_at = self.progress.step
+
+    def finish(self, stop_reason: str) -> dict[str, Any]:
+        """Save where the run stopped, make sure a best model exists, and summarise."""
+        progress = self.progress
+        if self.checkpointed_at != progress.step:
+            # Save where a limit stopped the run, without evaluating: an evaluation would step
+            # the LR scheduler and make a resumed run differ from an uninterrupted one.
+            self.checkpoint()
+        elapsed = self.earlier_s + time.monotonic() - self.started
+        best_dir = self.out_dir / BEST_DIR
+        final = None
+        if not best_dir.is_dir():
+            # No evaluation happened yet; keep a usable model (a resumed run replaces it at its
+            # first evaluation, since the checkpoint records no best loss).
+            val_loss, val_accuracy = self.evaluate()
+            final = {"val_loss": val_loss, "val_accuracy": val_accuracy}
+            self.model.save_pretrained(best_dir)
+        return {
+            "stop_reason": stop_reason,
+            "arch": self.model_config.arch,
+            "backend": self.backend,
+            "parameters": parameter_count(self.model),
+            "steps": progress.step,
+            "epochs": progress.epoch + progress.batch / self.n_batches,
+            "best_step": progress.best_step,
+            "best_val_loss": None if progress.best_step is None else progress.best_loss,
+            "best_val_accuracy": progress.best_accuracy,
+            "last": progress.history[-1] if progress.history else final,
+            "evaluations": len(progress.history),
+            "elapsed_s": elapsed,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "best_dir": str(best_dir),
+            "out_dir": str(self.out_dir),
+        }
+
+
+def _load_data(
+    data_dir: str | Path,
+    window: int,
+    negatives: str,
+    saved: dict[str, Any] | None,
+    out_dir: Path,
+) -> tuple[_Split, _Split, dict[str, Any]]:
+    """The train and val splits and their description, checked against a resumed run's."""
+    train = _load_split(data_dir, "train", window, negatives)
+    val = _load_split(data_dir, "val", window, negatives)
     if not len(train) or not len(val):
         raise ConfigError(
             f"{data_dir}: the train and val splits need windows, found {len(train)} and {len(val)} "
-            f"(negatives={train_config.negatives})"
+            f"(negatives={negatives})"
         )
     data_info = {
         "data_dir": str(Path(data_dir).resolve()),
         "n_train": len(train),
         "n_val": len(val),
-        "window": model_config.window,
+        "window": window,
     }
     if saved is not None and saved["data"] is not None:
         changed = _differences(saved["data"], data_info, frozenset({"data_dir"}))
@@ -334,206 +585,7 @@ def _train(
                 f"{out_dir}: the run was trained on other data ({'; '.join(changed)}); "
                 "resume it with the same dataset or start a new out_dir"
             )
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run_settings = {
-        "model": model_config.to_dict(),
-        "train": train_config.to_dict(),
-        "data": data_info,
-    }
-    with atomic_output(out_dir / CONFIG_FILE) as handle:
-        json.dump(run_settings, handle, indent=2)
-        handle.write("\n")
-
-    torch.manual_seed(train_config.seed)  # fixes the initial weights and the dropout stream
-    model = build_splice_model(model_config).to(device)
-    backend = None
-    if model_config.arch == "mamba":
-        from genatator.splice.mamba import mamba_backend
-
-        backend = mamba_backend(device)  # ModelError now rather than at the first step
-    lr = train_config.resolved_lr(model_config.arch)
-    optimizer = torch.optim.AdamW(_parameter_groups(model, train_config.weight_decay), lr=lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer,
-        mode="min",
-        factor=train_config.plateau_factor,
-        patience=train_config.plateau_patience,
-    )
-    progress = _Progress()
-    if saved is not None and saved["checkpoint"] is not None:
-        state = saved["checkpoint"]
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        if "cuda" in state["rng"] and device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
-        progress = _Progress(**state["progress"])
-    # The history on disk may hold lines a killed run wrote after its checkpoint: rewrite it.
-    with atomic_output(out_dir / HISTORY_FILE) as handle:
-        for record in progress.history:
-            handle.write(json.dumps(record) + "\n")
-
-    n_batches = math.ceil(len(train) / train_config.batch_size)
-    say(
-        f"{'resuming' if progress.step else 'training'} {model_config.arch} "
-        f"({parameter_count(model):,} parameters{f', {backend}' if backend else ''}) on "
-        f"{len(train):,} windows, validating on {len(val):,}; step {progress.step}, "
-        f"{n_batches} steps per epoch, lr {lr:g}, device {device}"
-    )
-
-    def checkpoint() -> None:
-        progress.elapsed_s = earlier_s + time.monotonic() - started
-        rng = {"cpu": torch.get_rng_state()}
-        if device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(device)
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng,
-            "progress": dataclasses.asdict(progress),
-            "model_config": model_config.to_dict(),
-            "train_config": train_config.to_dict(),
-            "data": data_info,
-        }
-        with atomic_output(checkpoint_path, binary=True) as handle:
-            torch.save(state, handle)
-
-    def evaluate() -> tuple[float, float]:
-        return evaluate_windows(
-            model,
-            val.windows,
-            val.labels,
-            batch_size=train_config.batch_size,
-            label_smoothing=train_config.label_smoothing,
-            device=device,
-        )
-
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=train_config.label_smoothing)
-    started = time.monotonic()
-    model.train()
-    order: np.ndarray | None = None
-    order_epoch = -1
-    stop_reason = None
-    resumed = saved is not None and saved["checkpoint"] is not None
-    checkpointed_at = progress.step if resumed else None
-    earlier_s = progress.elapsed_s  # training time of earlier invocations
-    while stop_reason is None:
-        if train_config.early_stopping and progress.bad_evals >= train_config.early_stopping:
-            stop_reason = "early_stopping"
-            break
-        if progress.epoch >= train_config.max_epochs:
-            stop_reason = "max_epochs"
-            break
-        if train_config.max_steps is not None and progress.step >= train_config.max_steps:
-            stop_reason = "max_steps"
-            break
-        if order_epoch != progress.epoch:
-            order = np.random.default_rng([train_config.seed, progress.epoch]).permutation(
-                len(train)
-            )
-            order_epoch = progress.epoch
-        assert order is not None
-        rows = order[progress.batch * train_config.batch_size :][: train_config.batch_size]
-        codes = torch.from_numpy(train.windows[rows]).long().to(device)
-        target = torch.from_numpy(train.labels[rows]).to(device)
-
-        loss = loss_fn(model(codes).float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if train_config.clip:
-            nn.utils.clip_grad_norm_(model.parameters(), train_config.clip)
-        optimizer.step()
-        progress.step += 1
-        progress.loss_sum += float(loss.detach()) * len(rows)
-        progress.loss_rows += len(rows)
-        progress.batch += 1
-        epoch_done = progress.batch == n_batches
-        if epoch_done:
-            progress.epoch += 1
-            progress.batch = 0
-
-        due = (
-            progress.step % train_config.eval_every == 0 if train_config.eval_every else epoch_done
-        )
-        if due:
-            val_loss, val_accuracy = evaluate()
-            scheduler.step(val_loss)
-            improved = val_loss < progress.best_loss
-            if improved:
-                progress.best_loss, progress.best_step = val_loss, progress.step
-                progress.best_accuracy = val_accuracy
-                progress.bad_evals = 0
-                model.save_pretrained(out_dir / BEST_DIR)
-            else:
-                progress.bad_evals += 1
-            record = {
-                "step": progress.step,
-                "epoch": progress.epoch + progress.batch / n_batches,
-                "train_loss": progress.loss_sum / max(1, progress.loss_rows),
-                "val_loss": val_loss,
-                "val_accuracy": val_accuracy,
-                "lr": optimizer.param_groups[0]["lr"],
-                "elapsed_s": earlier_s + time.monotonic() - started,
-                "improved": improved,
-            }
-            progress.history.append(record)
-            progress.loss_sum, progress.loss_rows = 0.0, 0
-            with open(out_dir / HISTORY_FILE, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-            checkpoint()
-            checkpointed_at = progress.step
-            say(
-                f"step {progress.step} epoch {record['epoch']:.2f}: train loss "
-                f"{record['train_loss']:.4f}, val loss {val_loss:.4f}, val accuracy "
-                f"{val_accuracy:.4f}, lr {record['lr']:.2g}" + (" (best)" if improved else "")
-            )
-        if (
-            train_config.max_time_s is not None
-            and time.monotonic() - started >= train_config.max_time_s
-        ):
-            stop_reason = "max_time"
-
-    if checkpointed_at != progress.step:
-        # Save where a limit stopped the run, without evaluating: an evaluation would step the
-        # LR scheduler and make a resumed run differ from an uninterrupted one.
-        checkpoint()
-    elapsed = earlier_s + time.monotonic() - started
-    best_dir = out_dir / BEST_DIR
-    final = None
-    if not best_dir.is_dir():
-        # No evaluation happened yet; keep a usable model (a resumed run replaces it at its
-        # first evaluation, since the checkpoint records no best loss).
-        val_loss, val_accuracy = evaluate()
-        final = {"val_loss": val_loss, "val_accuracy": val_accuracy}
-        model.save_pretrained(best_dir)
-    summary = {
-        "stop_reason": stop_reason,
-        "arch": model_config.arch,
-        "backend": backend,
-        "parameters": parameter_count(model),
-        "steps": progress.step,
-        "epochs": progress.epoch + progress.batch / n_batches,
-        "best_step": progress.best_step,
-        "best_val_loss": None if progress.best_step is None else progress.best_loss,
-        "best_val_accuracy": progress.best_accuracy,
-        "last": progress.history[-1] if progress.history else final,
-        "evaluations": len(progress.history),
-        "elapsed_s": elapsed,
-        "lr": optimizer.param_groups[0]["lr"],
-        "n_train": len(train),
-        "n_val": len(val),
-        "best_dir": str(best_dir),
-        "out_dir": str(out_dir),
-    }
-    say(
-        f"stopped ({stop_reason}) at step {progress.step}; best val loss "
-        f"{summary['best_val_loss']} at step {progress.best_step}; model in {best_dir}"
-    )
-    return summary
+    return train, val, data_info
 
 
 def _read_resumable(

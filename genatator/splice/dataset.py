@@ -541,88 +541,15 @@ def extract_dataset(
     for path in (genome_path, annotation_path):
         if str(path) != "-" and not Path(path).is_file():
             raise InputError("no such file", path=path)
-
-    genes = read_annotation(annotation_path).genes
-    by_seqid = _collect_sites(genes, options.kinds)
-    if not by_seqid:
-        kinds = "any kind" if options.kinds is None else ", ".join(options.kinds)
-        raise InputError(f"no introns: no multi-exon transcripts of {kinds}", path=annotation_path)
-    introns = unique_introns(genes, options.kinds)
-    introns_of: dict[str, list[tuple[str, str, int, int]]] = {}
-    for intron in introns:
-        introns_of.setdefault(intron[0], []).append(intron)
-    n_donors = sum(k.count(DONOR) for k in (s.kinds for s in by_seqid.values()))
-    n_sites = sum(len(s.kinds) for s in by_seqid.values())
-    emit(
-        f"{annotation_path}: {len(introns):,} unique introns, {n_donors:,} donor and "
-        f"{n_sites - n_donors:,} acceptor sites on {len(by_seqid):,} sequences"
-    )
-
+    annotated = _AnnotatedSites.read(annotation_path, options.kinds)
+    emit(annotated.summary(annotation_path))
     counts = _Counts()
-    report = MotifReport()
-    names: list[str] = []
-    lengths: list[int] = []
-    parts: list[dict[str, np.ndarray]] = []
-    fasta_names: list[str] = []
-    for record in read_fasta(genome_path):
-        fasta_names.append(record.name)
-        sites = by_seqid.get(record.name)
-        if sites is None:
-            continue
-        if sites.last_intron_end > record.length:
-            raise InputError(
-                f"transcript {sites.last_transcript} has a splice site past the end of sequence "
-                f"{record.name} (length {record.length:,}): does the annotation match the genome?",
-                path=annotation_path,
-            )
-        codes = encode(record.sequence)
-        del record  # only the codes are needed from here on
-        name = fasta_names[-1]
-        report += motif_report(introns_of[name], {name: codes})
-        rows = _sequence_rows(codes, sites, options, counts, name)
-        rows["seqid"] = np.full(len(rows["labels"]), len(names), dtype=np.int32)
-        labels, source = rows["labels"], rows["source"]
-        emit(
-            f"{name}: {np.count_nonzero(labels == DONOR):,} donors, "
-            f"{np.count_nonzero(labels == ACCEPTOR):,} acceptors, "
-            f"{np.count_nonzero(source == DECOY):,} decoys, "
-            f"{np.count_nonzero(source == RANDOM):,} random negatives"
-        )
-        names.append(name)
-        lengths.append(len(codes))
-        parts.append(rows)
-
-    used = set(names)
-    missing = [s for s in by_seqid if s not in used]
-    if not names:
-        raise InputError(
-            f"none of the annotation's sequences ({_few(by_seqid)}) is in the FASTA "
-            f"(which has {_few(fasta_names)})",
-            path=genome_path,
-        )
-    if missing:
-        warnings.warn(
-            f"{genome_path}: {len(missing)} annotated sequences with splice sites are not in the "
-            f"FASTA and are skipped: {_few(missing)}",
-            GenatatorWarning,
-            stacklevel=2,
-        )
-        report += MotifReport({}, sum(len(introns_of[s]) for s in missing))
-    emit(report.format())
-    for region in (*options.val, *options.test):
-        if region.seqid not in used:
-            warnings.warn(
-                f"split region {_region_text(region)}: sequence {region.seqid} has no data",
-                GenatatorWarning,
-                stacklevel=2,
-            )
-
+    scan = _scan_genome(genome_path, annotation_path, annotated, options, counts, emit)
     rows = _empty_rows(options.window)
-    if parts:
-        rows = {key: np.concatenate([p[key] for p in parts]) for key in _DTYPES}
-    split = _split_codes(names, rows, options)
+    if scan.parts:
+        rows = {key: np.concatenate([p[key] for p in scan.parts]) for key in _DTYPES}
+    split = _split_codes(scan.names, rows, options)
     counts.drop("straddles_split", rows["labels"][split < 0])
-
     manifest: dict[str, Any] = {
         "format": DATA_FORMAT,
         "version": DATA_VERSION,
@@ -634,15 +561,142 @@ def extract_dataset(
         "window": options.window,
         "classes": list(CLASS_NAMES),
         "sources": list(SOURCES),
-        "sequences": names,
-        "sequence_lengths": lengths,
+        "sequences": scan.names,
+        "sequence_lengths": scan.lengths,
         "note": "only sequences with at least one splice site of the kept kinds are used",
-        "sites": {"introns": len(introns), "donor": n_donors, "acceptor": n_sites - n_donors},
+        "sites": {
+            "introns": len(annotated.introns),
+            "donor": annotated.donors,
+            "acceptor": annotated.sites - annotated.donors,
+        },
         "counts": {},
         "dropped": counts.dropped,
         "negatives": counts.negatives,
-        "motifs": report.to_dict(),
+        "motifs": scan.report.to_dict(),
     }
+    _write_splits(out_dir, rows, split, manifest, overwrite, emit)
+    return manifest
+
+
+@dataclass
+class _AnnotatedSites:
+    """The annotation's splice sites by sequence, and its unique introns."""
+
+    by_seqid: dict[str, _SeqSites]
+    introns: list[tuple[str, str, int, int]]
+    introns_of: dict[str, list[tuple[str, str, int, int]]]
+    donors: int
+    sites: int
+
+    @classmethod
+    def read(cls, annotation_path: str | Path, kinds: tuple[str, ...] | None) -> _AnnotatedSites:
+        """Raises InputError when no transcript of ``kinds`` has an intron."""
+        genes = read_annotation(annotation_path).genes
+        by_seqid = _collect_sites(genes, kinds)
+        if not by_seqid:
+            named = "any kind" if kinds is None else ", ".join(kinds)
+            raise InputError(
+                f"no introns: no multi-exon transcripts of {named}", path=annotation_path
+            )
+        introns = unique_introns(genes, kinds)
+        introns_of: dict[str, list[tuple[str, str, int, int]]] = {}
+        for intron in introns:
+            introns_of.setdefault(intron[0], []).append(intron)
+        donors = sum(k.count(DONOR) for k in (s.kinds for s in by_seqid.values()))
+        sites = sum(len(s.kinds) for s in by_seqid.values())
+        return cls(by_seqid, introns, introns_of, donors, sites)
+
+    def summary(self, annotation_path: str | Path) -> str:
+        return (
+            f"{annotation_path}: {len(self.introns):,} unique introns, {self.donors:,} donor and "
+            f"{self.sites - self.donors:,} acceptor sites on {len(self.by_seqid):,} sequences"
+        )
+
+
+@dataclass
+class _GenomeScan:
+    """Rows of every used sequence, in FASTA order, and the motif report."""
+
+    names: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    parts: list[dict[str, np.ndarray]] = field(default_factory=list)
+    report: MotifReport = field(default_factory=MotifReport)
+
+
+def _scan_genome(
+    genome_path: str | Path,
+    annotation_path: str | Path,
+    annotated: _AnnotatedSites,
+    options: ExtractOptions,
+    counts: _Counts,
+    emit: Log,
+) -> _GenomeScan:
+    """Stream the FASTA and draw each annotated sequence's rows (see :func:`extract_dataset`)."""
+    scan = _GenomeScan()
+    fasta_names: list[str] = []
+    for record in read_fasta(genome_path):
+        fasta_names.append(record.name)
+        sites = annotated.by_seqid.get(record.name)
+        if sites is None:
+            continue
+        if sites.last_intron_end > record.length:
+            raise InputError(
+                f"transcript {sites.last_transcript} has a splice site past the end of sequence "
+                f"{record.name} (length {record.length:,}): does the annotation match the genome?",
+                path=annotation_path,
+            )
+        codes = encode(record.sequence)
+        del record  # only the codes are needed from here on
+        name = fasta_names[-1]
+        scan.report += motif_report(annotated.introns_of[name], {name: codes})
+        rows = _sequence_rows(codes, sites, options, counts, name)
+        rows["seqid"] = np.full(len(rows["labels"]), len(scan.names), dtype=np.int32)
+        labels, source = rows["labels"], rows["source"]
+        emit(
+            f"{name}: {np.count_nonzero(labels == DONOR):,} donors, "
+            f"{np.count_nonzero(labels == ACCEPTOR):,} acceptors, "
+            f"{np.count_nonzero(source == DECOY):,} decoys, "
+            f"{np.count_nonzero(source == RANDOM):,} random negatives"
+        )
+        scan.names.append(name)
+        scan.lengths.append(len(codes))
+        scan.parts.append(rows)
+    used = set(scan.names)
+    missing = [s for s in annotated.by_seqid if s not in used]
+    if not scan.names:
+        raise InputError(
+            f"none of the annotation's sequences ({_few(annotated.by_seqid)}) is in the FASTA "
+            f"(which has {_few(fasta_names)})",
+            path=genome_path,
+        )
+    if missing:
+        warnings.warn(
+            f"{genome_path}: {len(missing)} annotated sequences with splice sites are not in the "
+            f"FASTA and are skipped: {_few(missing)}",
+            GenatatorWarning,
+            stacklevel=3,
+        )
+        scan.report += MotifReport({}, sum(len(annotated.introns_of[s]) for s in missing))
+    emit(scan.report.format())
+    for region in (*options.val, *options.test):
+        if region.seqid not in used:
+            warnings.warn(
+                f"split region {_region_text(region)}: sequence {region.seqid} has no data",
+                GenatatorWarning,
+                stacklevel=3,
+            )
+    return scan
+
+
+def _write_splits(
+    out_dir: Path,
+    rows: dict[str, np.ndarray],
+    split: np.ndarray,
+    manifest: dict[str, Any],
+    overwrite: bool,
+    emit: Log,
+) -> None:
+    """Write each split's rows and the manifest beside ``out_dir``, then move them into place."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     umask = os.umask(0)
@@ -665,7 +719,6 @@ def extract_dataset(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return manifest
 
 
 def _counts_text(manifest: dict[str, Any], split: str) -> str:

@@ -105,14 +105,13 @@ def _dilations(text: str) -> tuple[int, ...]:
 )
 @click.option(
     "--arch",
-    type=click.Choice(["cnn", "mamba", "bpe"]),
+    type=click.Choice(["cnn", "mamba"]),
     default="cnn",
-    help="cnn: dilated residual CNN (SpliceAI-400); mamba: the source's selective SSM; "
-    "bpe: BPE-transformer classifier.",
+    help="cnn: dilated residual CNN (SpliceAI-400); mamba: the source's selective SSM.",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --output from last.pt.")
 @click.option("--d-model", type=int, default=128, help="mamba: width.")
-@click.option("--layers", type=int, help="mamba: blocks [4]; bpe: encoder layers [2].")
+@click.option("--layers", type=int, default=4, help="mamba: blocks.")
 @click.option("--channels", type=int, default=32, help="cnn: channels.")
 @click.option("--kernel", type=int, default=11, help="cnn: kernel width (odd).")
 @click.option(
@@ -122,10 +121,9 @@ def _dilations(text: str) -> tuple[int, ...]:
     "(SpliceAI-400: 1x4,4x4; ±600 nt: 1x4,4x4,10x4). The receptive field, Σ 2·(kernel−1)·D, "
     "must fit the data's --window.",
 )
-@click.option("--hidden", type=int, default=128, help="bpe: encoder width.")
-@click.option("--dropout", type=float, default=0.1, help="Dropout (mamba, bpe).")
+@click.option("--dropout", type=float, default=0.1, help="mamba: dropout.")
 @click.option("--batch-size", type=int, default=32, help="Windows per step.")
-@click.option("--lr", type=float, help="AdamW learning rate [mamba 1e-4, cnn 1e-3, bpe 3e-4].")
+@click.option("--lr", type=float, help="AdamW learning rate [mamba 1e-4, cnn 1e-3].")
 @click.option("--weight-decay", type=float, default=0.01, help="AdamW weight decay.")
 @click.option("--label-smoothing", type=float, default=0.1, help="Cross-entropy label smoothing.")
 @click.option("--max-epochs", type=int, default=20, help="Passes over the training windows.")
@@ -156,7 +154,6 @@ def train(data: str, output: str, **options: object) -> None:
 
     arch = str(options["arch"])
     window = int(read_manifest(data)["options"]["window"])
-    layers = options["layers"]
     fields: dict[str, object] = {
         "arch": arch,
         "window": window,
@@ -165,10 +162,8 @@ def train(data: str, output: str, **options: object) -> None:
         "channels": options["channels"],
         "kernel": options["kernel"],
         "dilations": _dilations(str(options["dilations"])),
-        "hidden": options["hidden"],
+        "n_layers": options["layers"],
     }
-    if layers is not None:
-        fields["n_layers" if arch == "mamba" else "layers"] = layers
     model_config = SpliceModelConfig(**fields)  # type: ignore[arg-type]
     train_config = SpliceTrainConfig(
         batch_size=int(options["batch_size"]),  # type: ignore[call-overload]

@@ -14,7 +14,6 @@ from genatator.errors import ConfigError, ModelError
 from genatator.splice import mamba as mamba_module
 from genatator.splice.mamba import MambaMixer, mamba_backend, reference_scan, selective_scan
 from genatator.splice.models import (
-    BpeClassifier,
     DilatedCNN,
     MambaClassifier,
     SpliceModelConfig,
@@ -22,19 +21,11 @@ from genatator.splice.models import (
     load_splice_model,
     parameter_count,
 )
-from genatator.splice.windows import PAD, decode
+from genatator.splice.windows import PAD
 
 TINY = {
     "mamba": {"arch": "mamba", "window": 32, "d_model": 16, "n_layers": 2, "d_state": 4},
     "cnn": {"arch": "cnn", "window": 32, "channels": 8, "kernel": 5, "dilations": [1, 2]},
-    "bpe": {
-        "arch": "bpe",
-        "window": 32,
-        "hidden": 32,
-        "layers": 1,
-        "heads": 2,
-        "intermediate": 64,
-    },
 }
 
 
@@ -179,10 +170,10 @@ def test_backend_is_chunked_on_cpu_and_missing_mambapy_is_a_model_error_on_cuda(
         mamba_backend("cuda")
 
 
-# -- the three classifiers -------------------------------------------------------------------------
+# -- the classifiers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", ["mamba", "cnn", "bpe"])
+@pytest.mark.parametrize("arch", ["mamba", "cnn"])
 def test_forward_shapes_and_window_length(arch):
     model = tiny(arch).eval()
     logits = model(random_codes(3, 32))
@@ -258,19 +249,6 @@ def test_cnn_window_logits_are_the_dense_centre_and_n_is_a_zero_vector():
         assert torch.equal(model.forward_dense(n), model.forward_dense(pad))
 
 
-def test_bpe_tokenizes_cls_content_sep():
-    model = tiny("bpe")
-    assert isinstance(model, BpeClassifier)
-    codes = random_codes(2, 32, seed=4)
-    ids, content = model.tokenize(codes)
-    tok = model.tokenizer
-    for b in range(2):
-        n = int(content[b].sum())
-        assert int(ids[b, 0]) == tok.cls_id and int(ids[b, n + 1]) == tok.sep_id
-        assert (ids[b, n + 2 :] == tok.pad_id).all()
-        assert tok.decode(ids[b, 1 : n + 1].tolist()) == decode(codes[b].numpy())
-
-
 # -- configuration, save and load ------------------------------------------------------------------
 
 
@@ -291,7 +269,7 @@ def test_config_round_trip_and_errors():
     assert 150_000 < parameter_count(default) < 200_000  # SpliceAI-400nt at 32 channels
 
 
-@pytest.mark.parametrize("arch", ["mamba", "cnn", "bpe"])
+@pytest.mark.parametrize("arch", ["mamba", "cnn"])
 def test_save_and_load_give_identical_outputs(arch, tmp_path):
     model = tiny(arch)
     codes = random_codes(4, 32, seed=5)
@@ -303,7 +281,6 @@ def test_save_and_load_give_identical_outputs(arch, tmp_path):
     model.save_pretrained(tmp_path / "m")
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
     assert saved["model_type"] == "genatator-splice" and saved["arch"] == arch
-    assert (tmp_path / "m" / "tokenizer.json").is_file() == (arch == "bpe")
     loaded = load_splice_model(tmp_path / "m")
     assert type(loaded) is type(model) and not loaded.training
     assert loaded.config == model.config
@@ -351,3 +328,18 @@ def test_loaded_model_runs_on_windows_from_numpy(tmp_path):
     windows = np.random.default_rng(0).integers(0, 4, size=(5, 32), dtype=np.uint8)
     probabilities = model(torch.from_numpy(windows).long()).softmax(-1)
     assert torch.allclose(probabilities.sum(-1), torch.ones(5))
+
+
+def test_saved_configs_of_the_removed_bpe_classifier(tmp_path):
+    # Models saved before the BPE classifier went carry its four fields, unused: they load.
+    model = tiny("cnn")
+    model.save_pretrained(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    config.update(hidden=128, layers=2, heads=4, intermediate=512)
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    assert load_splice_model(tmp_path / "old").config == model.config
+    # A BPE model itself is refused with what to do instead.
+    config["arch"] = "bpe"
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"no longer carries that architecture.*train a cnn"):
+        load_splice_model(tmp_path / "old")

@@ -213,13 +213,9 @@ def test_negatives_option_selects_rows(small_data, tmp_path):
     assert summary["evaluations"] == 0 and (tmp_path / "decoy" / "best").is_dir()
 
 
-def test_bpe_model_trains_and_best_holds_the_evaluated_weights(small_data, tmp_path):
-    config = SpliceModelConfig(
-        arch="bpe", window=WINDOW, hidden=32, layers=1, heads=2, intermediate=64
-    )
-    summary = train_splice(config, Config(max_steps=3, eval_every=3), small_data, tmp_path / "r")
+def test_best_holds_the_evaluated_weights(small_data, tmp_path):
+    summary = train_splice(TINY_CNN, Config(max_steps=3, eval_every=3), small_data, tmp_path / "r")
     assert summary["steps"] == 3 and summary["evaluations"] == 1
-    assert (tmp_path / "r" / "best" / "tokenizer.json").is_file()
     model = load_splice_model(tmp_path / "r" / "best")
     val = planted(10, seed=4)
     loss, accuracy = evaluate_windows(
@@ -283,7 +279,7 @@ def test_run_directory_rules(small_data, tmp_path):
 def test_train_config_validation():
     assert SpliceTrainConfig().resolved_lr("mamba") == 1e-4
     assert SpliceTrainConfig().resolved_lr("cnn") == 1e-3
-    assert SpliceTrainConfig(lr=0.5).resolved_lr("bpe") == 0.5
+    assert SpliceTrainConfig(lr=0.5).resolved_lr("cnn") == 0.5
     config = SpliceTrainConfig(eval_every=3, negatives="random")
     assert SpliceTrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match=r"unknown splice training setting.*epochs"):

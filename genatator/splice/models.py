@@ -1,4 +1,4 @@
-"""Splice-site classifiers (Mamba, dilated CNN, BPE encoder) behind one interface, with save/load.
+"""Splice-site classifiers (Mamba, dilated CNN) behind one interface, with save/load.
 
 Every model maps a batch of windows of letter codes (:mod:`genatator.splice.windows`) to logits
 of the centre site's class (donor, acceptor, neither). Only the CNN also scores every position of
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
@@ -30,7 +29,10 @@ from genatator.splice import windows
 from genatator.splice.mamba import MambaMixer
 
 MODEL_TYPE = "genatator-splice"
-ARCHS = ("mamba", "cnn", "bpe")
+ARCHS = ("mamba", "cnn")
+#: Fields of the BPE-transformer classifier, removed (it never measured best): a saved model's
+#: config may still carry them, unused.
+_REMOVED_FIELDS = ("hidden", "layers", "heads", "intermediate")
 NUM_CLASSES = len(windows.CLASS_NAMES)
 
 
@@ -39,9 +41,9 @@ class SpliceModelConfig:
     """Hyper-parameters of a splice classifier; only the fields of ``arch`` are used.
 
     Attributes:
-        arch: ``"mamba"``, ``"cnn"`` or ``"bpe"``.
+        arch: ``"mamba"`` or ``"cnn"``.
         window: window length in nucleotides (the site base is at ``window // 2``).
-        dropout: dropout of the mamba and bpe models (the CNN has none, as SpliceAI).
+        dropout: dropout of the mamba model (the CNN has none, as SpliceAI).
         d_model: mamba width.
         n_layers: mamba residual blocks.
         d_state: mamba SSM state size.
@@ -50,10 +52,6 @@ class SpliceModelConfig:
         channels: CNN channels.
         kernel: CNN kernel width (odd).
         dilations: CNN dilation of each residual block; defaults are SpliceAI-400nt.
-        hidden: bpe encoder width.
-        layers: bpe encoder layers.
-        heads: bpe attention heads.
-        intermediate: bpe feed-forward width.
     """
 
     arch: str = "cnn"
@@ -69,11 +67,6 @@ class SpliceModelConfig:
     channels: int = 32
     kernel: int = 11
     dilations: tuple[int, ...] = (1, 1, 1, 1, 4, 4, 4, 4)
-    # bpe
-    hidden: int = 128
-    layers: int = 2
-    heads: int = 4
-    intermediate: int = 512
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -81,7 +74,7 @@ class SpliceModelConfig:
         self.dilations = tuple(int(d) for d in self.dilations)
         positive = (
             "window", "d_model", "n_layers", "d_state", "d_conv", "expand",
-            "channels", "kernel", "hidden", "layers", "heads", "intermediate",
+            "channels", "kernel",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -95,10 +88,6 @@ class SpliceModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"splice model dropout must be in [0, 1), got {self.dropout}")
-        if self.hidden % self.heads:
-            raise ConfigError(
-                f"splice model hidden {self.hidden} is not divisible by heads {self.heads}"
-            )
         if self.window < 3:
             raise ConfigError(f"splice model window must be at least 3, got {self.window}")
 
@@ -283,95 +272,15 @@ class DilatedCNN(SpliceModel):
         return self.forward_dense(codes)[:, codes.shape[1] // 2]
 
 
-# -- BPE encoder -----------------------------------------------------------------------------------
-
-
-class BpeClassifier(SpliceModel):
-    """The project's GENA-style BERT encoder on BPE tokens of the window, mean-pooled, → 3 logits.
-
-    The window's codes are decoded to a string and tokenized as ``[CLS] tokens [SEP]``. The
-    encoder output is averaged over content tokens (not [CLS]/[SEP]/padding): the encoder is
-    trained from scratch on small data, and mean pooling gives every token state a gradient from
-    the first step, whereas a [CLS] readout must first learn to gather the site through attention
-    (GENA-LM's [CLS] fine-tuning relies on pre-training). The tokenizer travels with the model.
-
-    Args:
-        config: model settings (``hidden``, ``layers``, ``heads``, ``intermediate``).
-        tokenizer: a GENA-format :class:`~genatator.tokenizer.DnaTokenizer`; default the
-            bundled ``dmel_bpe_4096`` one.
-    """
-
-    def __init__(self, config: SpliceModelConfig, tokenizer: Any = None) -> None:
-        super().__init__(config)
-        from genatator.model.config import EncoderConfig
-        from genatator.model.encoder import GenaEncoder
-
-        if tokenizer is None:
-            from genatator.model.directory import bundled_tokenizer
-
-            tokenizer = bundled_tokenizer()
-        self.tokenizer = tokenizer
-        encoder_config = EncoderConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=config.hidden,
-            num_hidden_layers=config.layers,
-            num_attention_heads=config.heads,
-            intermediate_size=config.intermediate,
-            max_position_embeddings=config.window + 2,  # every nucleotide a token, + CLS/SEP
-            layer_norm_eps=1e-5,
-            pad_token_id=tokenizer.pad_id,
-            hidden_dropout=config.dropout,
-            attention_dropout=config.dropout,
-        )
-        self.encoder = GenaEncoder(encoder_config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.hidden, 3)
-
-    def tokenize(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[CLS] tokens [SEP]`` ids, right-padded, and the content-token mask (codes' device)."""
-        rows = codes.detach().cpu().numpy().astype(np.uint8)
-        encoded = self.tokenizer.encode_batch([windows.decode(row) for row in rows])
-        width = max(len(e) for e in encoded) + 2
-        ids = np.full((len(encoded), width), self.tokenizer.pad_id, dtype=np.int64)
-        content = np.zeros((len(encoded), width), dtype=bool)
-        for b, e in enumerate(encoded):
-            ids[b, 0] = self.tokenizer.cls_id
-            ids[b, 1 : len(e) + 1] = e.ids
-            ids[b, len(e) + 1] = self.tokenizer.sep_id
-            content[b, 1 : len(e) + 1] = True
-        return torch.from_numpy(ids).to(codes.device), torch.from_numpy(content).to(codes.device)
-
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        self._check_window(codes)
-        ids, content = self.tokenize(codes)
-        attention = ids != self.tokenizer.pad_id
-        states = self.encoder(ids, attention_mask=attention)  # (B, T, H)
-        weights = content.to(states.dtype)
-        pooled = (states * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
-        return self.classifier(self.dropout(pooled))
-
-    def save_pretrained(self, directory: str | Path) -> None:
-        """As :meth:`SpliceModel.save_pretrained`, plus the tokenizer (``tokenizer.json``)."""
-        super().save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
-
-
 # -- construction and loading ----------------------------------------------------------------------
 
 
-def build_splice_model(config: SpliceModelConfig, *, tokenizer: Any = None) -> SpliceModel:
-    """A freshly initialised model of ``config.arch`` (seed torch first for a fixed init).
-
-    Args:
-        config: model settings.
-        tokenizer: bpe only: the tokenizer (default the bundled one).
-    """
+def build_splice_model(config: SpliceModelConfig) -> SpliceModel:
+    """A freshly initialised model of ``config.arch`` (seed torch first for a fixed init)."""
     if config.arch == "mamba":
         return MambaClassifier(config)
     if config.arch == "cnn":
         return DilatedCNN(config)
-    if config.arch == "bpe":
-        return BpeClassifier(config, tokenizer)
     raise ModelError(f"unknown splice model arch {config.arch!r}")  # config checks this already
 
 
@@ -390,6 +299,12 @@ def read_splice_config(directory: str | Path) -> SpliceModelConfig:
         MODEL_TYPE,
         {"genatator": " (an annotation model; splice models come from `genatator splice train`)"},
     )
+    if values.get("arch") == "bpe":
+        raise ModelError(
+            f"{path}: a BPE-transformer splice classifier; genatator no longer carries that "
+            "architecture (it never measured best, docs/splice_sites.md): train a cnn instead"
+        )
+    values = {k: v for k, v in values.items() if k not in _REMOVED_FIELDS}
     try:
         return SpliceModelConfig.from_dict(values)
     except ConfigError as exc:
@@ -400,17 +315,11 @@ def load_splice_model(directory: str | Path, device: str | torch.device = "cpu")
     """Load a directory written by :meth:`SpliceModel.save_pretrained`, in eval mode.
 
     Raises:
-        ModelError: the directory is missing, is not a splice model, or its weights (or bpe
-            tokenizer) do not match its config.
+        ModelError: the directory is missing, is not a splice model, or its weights do not
+            match its config.
     """
     directory = Path(directory)
-    config = read_splice_config(directory)
-    tokenizer = None
-    if config.arch == "bpe":
-        from genatator.tokenizer import DnaTokenizer
-
-        tokenizer = DnaTokenizer.from_pretrained(directory)
-    model = build_splice_model(config, tokenizer=tokenizer)
+    model = build_splice_model(read_splice_config(directory))
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
         raise ModelError(f"{directory}: no {WEIGHTS_NAME} in the splice model directory")
@@ -424,7 +333,6 @@ def load_splice_model(directory: str | Path, device: str | torch.device = "cpu")
 
 __all__ = [
     "ARCHS",
-    "BpeClassifier",
     "DilatedCNN",
     "MambaClassifier",
     "SpliceModel",

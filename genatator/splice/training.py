@@ -39,7 +39,7 @@ CHECKPOINT_FILE = "last.pt"
 BEST_DIR = "best"
 CHECKPOINT_FORMAT = "genatator-splice-checkpoint-1"
 #: Learning rate per architecture when none is given (mamba: the source project's 1e-4).
-DEFAULT_LR = {"mamba": 1e-4, "cnn": 1e-3, "bpe": 3e-4}
+DEFAULT_LR = {"mamba": 1e-4, "cnn": 1e-3}
 #: Settings that may differ when a run is resumed: they only decide when it stops or where it
 #: runs, never what a training step does.
 RESUMABLE = frozenset(

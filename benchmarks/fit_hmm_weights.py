@@ -10,6 +10,8 @@ once (cached like ``decoder_ablation.py``'s); the weights are then moved one at 
 (``genatator.decode.fit``) to maximise exon F1 + CDS F1 against the dataset's reference on
 REGION. Fit on a region that the numbers you report do not use (``decoder_ablation.py
 --tune`` reports this part separately). Prints every trial; ``--write`` stores the best.
+The search is local: ``--restarts K`` runs it K times more from the best weights with each
+weight moved by a random step (``--seed``), and keeps the best of all.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=0,
+        help="coordinate searches more from randomly moved best weights (the search is local)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the restarts' moves")
     parser.add_argument(
         "--names",
         help="only these weights, comma-separated (default: all of genatator.decode.fit's)",
@@ -89,7 +98,14 @@ def main() -> int:
     unknown = set(names) - set(SEARCH_STEPS)
     if unknown:
         sys.exit(f"--names: unknown weights {sorted(unknown)}; known: {sorted(SEARCH_STEPS)}")
-    result = fit_weights(objective, decoding.hmm.weights, names=names, rounds=args.rounds)
+    result = fit_weights(
+        objective,
+        decoding.hmm.weights,
+        names=names,
+        rounds=args.rounds,
+        restarts=args.restarts,
+        seed=args.seed,
+    )
     print(f"# best {result.objective:.4f}: {result.weights}")
     if args.write:
         settings = InferenceSettings.load(model_dir)

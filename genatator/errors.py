@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 
@@ -56,3 +57,8 @@ class ModelError(GenatatorError):
 
 class GenatatorWarning(UserWarning):
     """A recoverable oddity in the input (counted and reported, not fatal)."""
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`GenatatorWarning` attributed to the caller of the function calling this."""
+    warnings.warn(message, GenatatorWarning, stacklevel=3)

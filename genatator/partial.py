@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from genatator._io import atomic_output, is_special_output
 from genatator.annotation.models import CODING_KIND, Gene, Transcript
 from genatator.annotation.write import write_gff3
 from genatator.distributed import Distributed
-from genatator.errors import ConfigError, GenatatorError, GenatatorWarning, InputError
+from genatator.errors import ConfigError, GenatatorError, InputError, warn
 from genatator.postprocess.cds import coding_sequence, protein
 
 __all__ = [
@@ -86,10 +85,6 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _warn(message: str) -> None:
-    warnings.warn(message, GenatatorWarning, stacklevel=3)
-
-
 class PartialOutputs:
     """The sidecar directory of finished sequences, and the final assembly of the outputs.
 
@@ -134,7 +129,7 @@ class PartialOutputs:
         assert self.directory is not None
         finished = len(self._markers())
         if finished and not resume:
-            _warn(
+            warn(
                 f"{self.directory}: discarded {plural(finished, 'finished sequence')} of an "
                 "interrupted run and started over; next time, rerun with --resume to keep them"
             )

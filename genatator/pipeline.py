@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -24,7 +23,7 @@ from genatator.decode.parts import (
 )
 from genatator.decode.segments import SiteScorer, hmm_transcripts
 from genatator.distributed import Distributed, init_distributed
-from genatator.errors import ConfigError, GenatatorWarning
+from genatator.errors import ConfigError, warn
 from genatator.genome import FastaRecord, read_fasta
 from genatator.inference import (
     TrackBlock,
@@ -410,7 +409,7 @@ def _transcripts(
 
 def _log_summary(genome: str, summary: AnnotateSummary) -> None:
     if summary.genes == 0:
-        _warn(f"no genes found in {display_name(genome)}; wrote a GFF3 without features")
+        warn(f"no genes found in {display_name(genome)}; wrote a GFF3 without features")
     logger.info(
         "annotated %s (%d bp) in %.1f s: %s, %d coding%s",
         plural(summary.sequences, "sequence"),
@@ -437,7 +436,3 @@ def _check_regions(wanted: dict[str, list[Region]] | None, seen: set[str]) -> No
     missing = sorted(set(wanted or ()) - seen)
     if missing:
         raise ConfigError(f"--regions: the genome has no sequence named {missing[0]!r}")
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, GenatatorWarning, stacklevel=3)

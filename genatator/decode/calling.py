@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from genatator.annotation.models import Gene, Transcript
 from genatator.decode.segments import SiteScorer
-from genatator.errors import GenatatorWarning
+from genatator.errors import warn
 from genatator.inference.stitch import TrackBlock
 from genatator.postprocess import SpliceTable, ThresholdOptions, decode_region, gene_regions
 
@@ -57,7 +56,7 @@ def call_transcripts(
         for start, end in regions:
             closed = final or len(buffer) - end >= options.max_region_gap
             if not closed and end - start > max_gene_length:
-                _warn(
+                warn(
                     f"{seqid}:{buffer_start + start + 1}-{buffer_start + end}: a gene region "
                     f"longer than {max_gene_length} bp; decoding it as it stands"
                 )
@@ -94,7 +93,3 @@ def name_genes(seqid: str, transcripts: list[Transcript]) -> list[Gene]:
         transcript.id, transcript.gene_id = f"{gene_id}.t1", gene_id
         genes.append(Gene(gene_id, seqid, transcript.strand, [transcript]))
     return genes
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, GenatatorWarning, stacklevel=3)

@@ -128,7 +128,7 @@ class ThresholdOptions:
         """Options from :meth:`to_dict`'s output; keys left out keep their defaults.
 
         Raises:
-            ValueError: an unknown key or a bad value.
+            ConfigError: an unknown key or a bad value (also a ValueError).
         """
         return dataclass_from_dict(cls, values, "decode")
 
@@ -266,7 +266,7 @@ class HmmOptions:
         """Options from :meth:`to_dict`'s output; keys left out keep their defaults.
 
         Raises:
-            ValueError: an unknown key or a bad value.
+            ConfigError: an unknown key or a bad value (also a ValueError).
         """
         values = dict(values)
         weights = dataclass_from_dict(HmmWeights, values.pop("weights", {}) or {}, "hmm weight")

@@ -388,6 +388,7 @@ class _SpliceRun:
         self.checkpointed_at = self.progress.step if resumed else None
         self.order: np.ndarray | None = None
         self.order_epoch = -1
+        self.epoch_done = False  # whether the last step finished an epoch
         self.model.train()
 
     def _restore(self, state: dict[str, Any]) -> None:

@@ -1,11 +1,13 @@
-"""Windows/s of the Mamba splice model's selective scan on CPU: mambapy's scan vs the chunked scan.
+"""Windows/s of the Mamba splice models' scans on CPU: mambapy's scan, the chunked scan (Mamba-1)
+and the SSD scan (Mamba-2).
 
-Two figures per scan and dtype, each one timed run after a warm-up:
-- ``scan``: one mixer's scan alone (``exp(Δ·A)``, ``Δx·B``, the recurrence and ``C·h``), forward
-  + backward, on the shapes of one training batch of the default Mamba splice model (batch 32,
-  window 512, 128 channels, state 16);
-- ``train``: one full training step of that model (forward, cross-entropy, backward, AdamW); bf16
-  runs under ``torch.autocast("cpu", dtype=torch.bfloat16)``.
+Two figures per scan and dtype, each the fastest of ``--repeat`` timed runs after a warm-up:
+- ``scan``: one mixer's scan alone, forward + backward, on the shapes of one training batch of
+  the default model (batch 32, window 512, 128 channels, state 16): for Mamba-1 ``exp(Δ·A)``,
+  ``Δx·B``, the recurrence and ``C·h``; for the SSD the chunked matmul form over 4 heads of 32;
+- ``train``: one full training step of the default classifier with that mixer (``--arch mamba``
+  or ``mamba2``: forward, cross-entropy, backward, AdamW); bf16 runs under
+  ``torch.autocast("cpu", dtype=torch.bfloat16)``.
 
     taskset -c 0 python benchmarks/bench_splice_scan.py --threads 1
 """
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from genatator.splice.chunked_scan import DEFAULT_CHUNK, fused_selective_scan
 from genatator.splice.mamba import selective_scan
 from genatator.splice.models import MambaClassifier, SpliceModelConfig
+from genatator.splice.ssd import DEFAULT_SSD_CHUNK, ssd_scan
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -34,7 +37,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N timed runs")
     parser.add_argument("--skip-train", action="store_true", help="time the scan alone only")
-    parser.add_argument("--skip-mambapy", action="store_true", help="time the new scan only")
+    parser.add_argument("--ssd-chunks", type=int, nargs="+", default=[DEFAULT_SSD_CHUNK])
+    parser.add_argument("--skip-mambapy", action="store_true", help="skip mambapy's scan")
     return parser.parse_args()
 
 
@@ -51,6 +55,8 @@ def timed(step: Callable[[], None], repeat: int = 1) -> float:
 
 def scan_step(backend: str, chunk: int, batch: int, dtype: torch.dtype) -> Callable[[], None]:
     """Forward + backward of the scan, ``exp(Δ·A)`` and ``Δx·B`` included, on one batch."""
+    if backend == "ssd":
+        return ssd_step(chunk, batch, dtype)
     config = SpliceModelConfig(arch="mamba")
     g = torch.Generator().manual_seed(0)
     inner, n, length = config.d_model * config.expand, config.d_state, config.window
@@ -72,13 +78,32 @@ def scan_step(backend: str, chunk: int, batch: int, dtype: torch.dtype) -> Calla
     return step
 
 
+def ssd_step(chunk: int, batch: int, dtype: torch.dtype) -> Callable[[], None]:
+    """Forward + backward of the default Mamba-2 mixer's SSD scan on one batch."""
+    config = SpliceModelConfig(arch="mamba2")
+    g = torch.Generator().manual_seed(0)
+    heads = config.d_model * config.expand // config.headdim
+    length, n = config.window, config.d_state
+    x = torch.randn(batch, length, heads, config.headdim, generator=g).to(dtype).requires_grad_()
+    log_decay = (-0.1 * torch.rand(batch, length, heads, generator=g)).requires_grad_()
+    B, C = (torch.randn(batch, length, n, generator=g).to(dtype).requires_grad_() for _ in "BC")
+
+    def step() -> None:
+        ssd_scan(x, log_decay, B, C, chunk).float().sum().backward()
+
+    return step
+
+
 def train_step(backend: str, chunk: int, batch: int, dtype: torch.dtype) -> Callable[[], None]:
-    """One AdamW training step of the default Mamba splice model with the given scan."""
-    config = SpliceModelConfig(arch="mamba")
+    """One AdamW training step of the default Mamba (or, for ``ssd``, Mamba-2) splice model."""
+    config = SpliceModelConfig(arch="mamba2" if backend == "ssd" else "mamba")
     torch.manual_seed(0)
     model = MambaClassifier(config).train()
     for layer in model.layers:
-        layer.mixer.backend, layer.mixer.scan_chunk = backend, chunk
+        if backend == "ssd":
+            layer.mixer.chunk = chunk
+        else:
+            layer.mixer.backend, layer.mixer.scan_chunk = backend, chunk
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
     codes = torch.randint(0, 4, (batch, config.window))
     labels = torch.randint(0, 3, (batch,))
@@ -98,6 +123,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     runs: list[tuple[str, str, int]] = [] if args.skip_mambapy else [("mambapy", "mambapy", 0)]
     runs += [(f"chunked/{c}", "chunked", c) for c in args.chunks]
+    runs += [(f"ssd/{c}", "ssd", c) for c in args.ssd_chunks]
     print(f"threads {args.threads}, batch {args.batch}; windows/s (seconds per batch)")
     for name in DTYPES:
         if name not in args.dtypes:

@@ -105,13 +105,16 @@ def _dilations(text: str) -> tuple[int, ...]:
 )
 @click.option(
     "--arch",
-    type=click.Choice(["cnn", "mamba"]),
+    type=click.Choice(["cnn", "mamba", "mamba2"]),
     default="cnn",
-    help="cnn: dilated residual CNN (SpliceAI-400); mamba: the source's selective SSM.",
+    help="cnn: dilated residual CNN (SpliceAI-400); mamba: the source's selective SSM; "
+    "mamba2: the same classifier with Mamba-2 mixers (matmul-form SSD scan).",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --output from last.pt.")
 @click.option("--d-model", type=int, default=128, help="mamba: width.")
 @click.option("--layers", type=int, default=4, help="mamba: blocks.")
+@click.option("--d-state", type=int, default=16, help="mamba: state size.")
+@click.option("--headdim", type=int, default=32, help="mamba2: channels per head.")
 @click.option("--channels", type=int, default=32, help="cnn: channels.")
 @click.option("--kernel", type=int, default=11, help="cnn: kernel width (odd).")
 @click.option(
@@ -123,7 +126,13 @@ def _dilations(text: str) -> tuple[int, ...]:
 )
 @click.option("--dropout", type=float, default=0.1, help="mamba: dropout.")
 @click.option("--batch-size", type=int, default=32, help="Windows per step.")
-@click.option("--lr", type=float, help="AdamW learning rate [mamba 1e-4, cnn 1e-3].")
+@click.option("--lr", type=float, help="AdamW learning rate [mamba 1e-4, mamba2 and cnn 1e-3].")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default="fp32",
+    help="bf16: autocast the training steps (weights, optimiser and validation stay fp32).",
+)
 @click.option("--weight-decay", type=float, default=0.01, help="AdamW weight decay.")
 @click.option("--label-smoothing", type=float, default=0.1, help="Cross-entropy label smoothing.")
 @click.option("--max-epochs", type=int, default=20, help="Passes over the training windows.")
@@ -163,6 +172,8 @@ def train(data: str, output: str, **options: object) -> None:
         "kernel": options["kernel"],
         "dilations": _dilations(str(options["dilations"])),
         "n_layers": options["layers"],
+        "d_state": options["d_state"],
+        "headdim": options["headdim"],
     }
     model_config = SpliceModelConfig(**fields)  # type: ignore[arg-type]
     train_config = SpliceTrainConfig(
@@ -179,6 +190,7 @@ def train(data: str, output: str, **options: object) -> None:
         seed=int(options["seed"]),  # type: ignore[call-overload]
         device=str(options["device"]),
         threads=apply_threads(options["threads"]),  # type: ignore[arg-type]
+        precision=str(options["precision"]),
     )
     summary = train_splice(
         model_config, train_config, data, output, resume=bool(options["resume"]), log=_echo

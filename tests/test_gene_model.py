@@ -314,6 +314,38 @@ def test_the_models_splice_model_feeds_the_hmm_unless_turned_off(
     assert scorers == [None]
 
 
+@pytest.mark.parametrize("arch", ["mamba", "mamba2"])
+def test_a_mamba_site_model_feeds_the_hmm_end_to_end(
+    arch, capsys, counted_model, small_genome, tmp_path, monkeypatch, gt_binary
+):
+    """A window (non-dense) site model given with --splice-model scores the candidate sites of
+    the decoded region, and annotate writes valid GFF3."""
+    from genatator.splice.models import SpliceModelConfig, build_splice_model
+
+    torch.manual_seed(0)
+    config = {"arch": arch, "window": 32, "d_model": 16, "n_layers": 1, "d_state": 4}
+    if arch == "mamba2":
+        config["headdim"] = 8
+    build_splice_model(SpliceModelConfig.from_dict(config)).save_pretrained(tmp_path / "sites")
+    scorers = []
+    original = genatator.pipeline.hmm_transcripts
+
+    def recording(*args, **kwargs):
+        scorers.append(kwargs["site_scorer"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(genatator.pipeline, "hmm_transcripts", recording)
+    output = tmp_path / "mamba.gff3"
+    code, _, err = run_cli(capsys, "annotate", small_genome, "-m", counted_model,
+                           "-o", output, "--splice-model", tmp_path / "sites",
+                           "--device", "cpu", "-q")  # fmt: skip
+    assert code == 0, err
+    donor, acceptor = scorers[-1](100, 400)
+    assert donor.shape == acceptor.shape == (2, 300)
+    assert ((donor >= 0) & (donor <= 1)).all() and (donor > 0).any() and (acceptor > 0).any()
+    assert_valid_gff3(gt_binary, output)
+
+
 def test_a_missing_default_splice_model_is_a_one_line_error(
     capsys, model_with_splice_model, small_genome
 ):

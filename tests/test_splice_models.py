@@ -25,6 +25,14 @@ from genatator.splice.windows import PAD
 
 TINY = {
     "mamba": {"arch": "mamba", "window": 32, "d_model": 16, "n_layers": 2, "d_state": 4},
+    "mamba2": {
+        "arch": "mamba2",
+        "window": 32,
+        "d_model": 16,
+        "n_layers": 2,
+        "d_state": 4,
+        "headdim": 8,
+    },
     "cnn": {"arch": "cnn", "window": 32, "channels": 8, "kernel": 5, "dilations": [1, 2]},
 }
 
@@ -173,7 +181,7 @@ def test_backend_is_chunked_on_cpu_and_missing_mambapy_is_a_model_error_on_cuda(
 # -- the classifiers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", ["mamba", "cnn"])
+@pytest.mark.parametrize("arch", ["mamba", "mamba2", "cnn"])
 def test_forward_shapes_and_window_length(arch):
     model = tiny(arch).eval()
     logits = model(random_codes(3, 32))
@@ -190,8 +198,9 @@ def test_forward_shapes_and_window_length(arch):
             model.forward_dense(random_codes(1, 32))
 
 
-def test_mamba_pooling_ignores_padding():
-    model = tiny("mamba").eval()
+@pytest.mark.parametrize("arch", ["mamba", "mamba2"])
+def test_mamba_pooling_ignores_padding(arch):
+    model = tiny(arch).eval()
     codes = random_codes(2, 32)
     codes[:, -10:] = PAD
     before = model(codes)
@@ -263,13 +272,16 @@ def test_config_round_trip_and_errors():
         SpliceModelConfig.from_dict({"arch": "cnn", "colour": 1})
     with pytest.raises(ConfigError, match="kernel must be odd"):
         SpliceModelConfig(arch="cnn", kernel=4)
+    with pytest.raises(ConfigError, match="headdim 48 must divide the mamba2 inner width 128"):
+        SpliceModelConfig(arch="mamba2", headdim=48)
+    SpliceModelConfig(arch="mamba", headdim=48)  # only mamba2 has heads
     model = tiny("cnn")
     assert parameter_count(model) == sum(p.numel() for p in model.parameters())
     default = DilatedCNN(SpliceModelConfig(arch="cnn"))
     assert 150_000 < parameter_count(default) < 200_000  # SpliceAI-400nt at 32 channels
 
 
-@pytest.mark.parametrize("arch", ["mamba", "cnn"])
+@pytest.mark.parametrize("arch", ["mamba", "mamba2", "cnn"])
 def test_save_and_load_give_identical_outputs(arch, tmp_path):
     model = tiny(arch)
     codes = random_codes(4, 32, seed=5)
@@ -286,7 +298,7 @@ def test_save_and_load_give_identical_outputs(arch, tmp_path):
     assert loaded.config == model.config
     with torch.no_grad():
         assert torch.equal(loaded(codes), expected)
-    if arch == "mamba":
+    if arch.startswith("mamba"):
         assert isinstance(loaded, MambaClassifier)
 
 

@@ -21,6 +21,9 @@ TINY_CNN = SpliceModelConfig(
     arch="cnn", window=WINDOW, channels=8, kernel=5, dilations=(1, 1, 2, 2)
 )
 TINY_MAMBA = SpliceModelConfig(arch="mamba", window=WINDOW, d_model=16, n_layers=2, d_state=8)
+TINY_MAMBA2 = SpliceModelConfig(
+    arch="mamba2", window=WINDOW, d_model=16, n_layers=2, d_state=8, headdim=8
+)
 
 
 def Config(**values) -> SpliceTrainConfig:
@@ -132,6 +135,16 @@ def test_tiny_mamba_learns_a_planted_motif(motif_data, tmp_path):
     assert held_out_accuracy(tmp_path / "run" / "best") >= 0.9
 
 
+@pytest.mark.slow
+def test_tiny_mamba2_learns_a_planted_motif_in_bf16(motif_data, tmp_path):
+    data = write_dataset(
+        tmp_path / "data", {"train": planted(300, seed=1), "val": planted(60, seed=2)}
+    )
+    train = Config(batch_size=32, lr=3e-3, max_epochs=6, seed=0, precision="bf16")
+    train_splice(TINY_MAMBA2, train, data, tmp_path / "run")
+    assert held_out_accuracy(tmp_path / "run" / "best") >= 0.9
+
+
 def _final_state(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "last.pt", weights_only=True)["model"]
 
@@ -141,8 +154,17 @@ def _history(run: Path) -> list[dict]:
     return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in lines]
 
 
-@pytest.mark.parametrize("model_config", [TINY_MAMBA, TINY_CNN], ids=["mamba", "cnn"])
-def test_stopped_and_resumed_run_equals_an_uninterrupted_one(model_config, small_data, tmp_path):
+@pytest.mark.parametrize(
+    "model_config,precision",
+    [(TINY_MAMBA, "fp32"), (TINY_MAMBA2, "bf16"), (TINY_CNN, "fp32")],
+    ids=["mamba", "mamba2-bf16", "cnn"],
+)
+def test_stopped_and_resumed_run_equals_an_uninterrupted_one(
+    model_config, precision, small_data, tmp_path
+):
+    def Config(**values) -> SpliceTrainConfig:
+        return SpliceTrainConfig(threads=1, precision=precision, **values)
+
     straight = Config(eval_every=4, max_steps=11, seed=7, lr=1e-3)
     train_splice(model_config, straight, small_data, tmp_path / "straight")
     # Stop once at an evaluation (step 4) and once between evaluations (step 5, mid-epoch).
@@ -279,6 +301,9 @@ def test_run_directory_rules(small_data, tmp_path):
 def test_train_config_validation():
     assert SpliceTrainConfig().resolved_lr("mamba") == 1e-4
     assert SpliceTrainConfig().resolved_lr("cnn") == 1e-3
+    assert SpliceTrainConfig().resolved_lr("mamba2") == 1e-3
+    with pytest.raises(ConfigError, match="precision must be one of fp32, bf16"):
+        SpliceTrainConfig(precision="fp16")
     assert SpliceTrainConfig(lr=0.5).resolved_lr("cnn") == 0.5
     config = SpliceTrainConfig(eval_every=3, negatives="random")
     assert SpliceTrainConfig.from_dict(config.to_dict()) == config

@@ -1,4 +1,4 @@
-"""Splice-site classifiers (Mamba, dilated CNN) behind one interface, with save/load.
+"""Splice-site classifiers (Mamba, Mamba-2, dilated CNN) behind one interface, with save/load.
 
 Every model maps a batch of windows of letter codes (:mod:`genatator.splice.windows`) to logits
 of the centre site's class (donor, acceptor, neither). Only the CNN also scores every position of
@@ -27,9 +27,10 @@ from genatator.model.files import (
 )
 from genatator.splice import windows
 from genatator.splice.mamba import MambaMixer
+from genatator.splice.ssd import Mamba2Mixer
 
 MODEL_TYPE = "genatator-splice"
-ARCHS = ("mamba", "cnn")
+ARCHS = ("mamba", "mamba2", "cnn")
 #: Fields of the BPE-transformer classifier, removed (it never measured best): a saved model's
 #: config may still carry them, unused.
 _REMOVED_FIELDS = ("hidden", "layers", "heads", "intermediate")
@@ -41,7 +42,7 @@ class SpliceModelConfig:
     """Hyper-parameters of a splice classifier; only the fields of ``arch`` are used.
 
     Attributes:
-        arch: ``"mamba"`` or ``"cnn"``.
+        arch: ``"mamba"`` (Mamba-1 mixers), ``"mamba2"`` (Mamba-2 mixers, SSD scan) or ``"cnn"``.
         window: window length in nucleotides (the site base is at ``window // 2``).
         dropout: dropout of the mamba model (the CNN has none, as SpliceAI).
         d_model: mamba width.
@@ -49,6 +50,7 @@ class SpliceModelConfig:
         d_state: mamba SSM state size.
         d_conv: mamba causal convolution width.
         expand: mamba inner width factor.
+        headdim: mamba2 channels per head (the inner width must be a multiple).
         channels: CNN channels.
         kernel: CNN kernel width (odd).
         dilations: CNN dilation of each residual block; defaults are SpliceAI-400nt.
@@ -63,6 +65,7 @@ class SpliceModelConfig:
     d_state: int = 16
     d_conv: int = 4
     expand: int = 1
+    headdim: int = 32
     # cnn
     channels: int = 32
     kernel: int = 11
@@ -73,7 +76,7 @@ class SpliceModelConfig:
             raise ConfigError(f"unknown splice model arch {self.arch!r}; choose one of {ARCHS}")
         self.dilations = tuple(int(d) for d in self.dilations)
         positive = (
-            "window", "d_model", "n_layers", "d_state", "d_conv", "expand",
+            "window", "d_model", "n_layers", "d_state", "d_conv", "expand", "headdim",
             "channels", "kernel",
         )  # fmt: skip
         for name in positive:
@@ -85,6 +88,11 @@ class SpliceModelConfig:
         if self.kernel % 2 == 0:
             raise ConfigError(
                 f"splice model kernel must be odd ('same' padding), got {self.kernel}"
+            )
+        if self.arch == "mamba2" and (self.d_model * self.expand) % self.headdim:
+            raise ConfigError(
+                f"splice model headdim {self.headdim} must divide the mamba2 inner width "
+                f"{self.d_model * self.expand}"
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"splice model dropout must be in [0, 1), got {self.dropout}")
@@ -158,8 +166,11 @@ class _MambaBlock(nn.Module):
     def __init__(self, config: SpliceModelConfig) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(config.d_model)
-        self.mixer = MambaMixer(
-            config.d_model, d_state=config.d_state, d_conv=config.d_conv, expand=config.expand
+        shape = dict(d_state=config.d_state, d_conv=config.d_conv, expand=config.expand)
+        self.mixer: nn.Module = (
+            Mamba2Mixer(config.d_model, headdim=config.headdim, **shape)
+            if config.arch == "mamba2"
+            else MambaMixer(config.d_model, **shape)
         )
         self.dropout = nn.Dropout(config.dropout)
 
@@ -169,6 +180,9 @@ class _MambaBlock(nn.Module):
 
 class MambaClassifier(SpliceModel):
     """The source project's Mamba window classifier, with residual connections added.
+
+    ``arch = "mamba2"`` swaps each Mamba-1 mixer for a Mamba-2 one (scalar decay per head, so
+    its scan is the matmul-form SSD of :mod:`genatator.splice.ssd`); the rest is the same.
 
     Letter embedding + learned absolute position embedding (both Xavier-initialised),
     ``n_layers`` residual Mamba blocks, a final LayerNorm, attention pooling over positions
@@ -277,7 +291,7 @@ class DilatedCNN(SpliceModel):
 
 def build_splice_model(config: SpliceModelConfig) -> SpliceModel:
     """A freshly initialised model of ``config.arch`` (seed torch first for a fixed init)."""
-    if config.arch == "mamba":
+    if config.arch in ("mamba", "mamba2"):
         return MambaClassifier(config)
     if config.arch == "cnn":
         return DilatedCNN(config)

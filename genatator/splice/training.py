@@ -39,7 +39,8 @@ CHECKPOINT_FILE = "last.pt"
 BEST_DIR = "best"
 CHECKPOINT_FORMAT = "genatator-splice-checkpoint-1"
 #: Learning rate per architecture when none is given (mamba: the source project's 1e-4).
-DEFAULT_LR = {"mamba": 1e-4, "cnn": 1e-3}
+DEFAULT_LR = {"mamba": 1e-4, "mamba2": 1e-3, "cnn": 1e-3}
+PRECISIONS = ("fp32", "bf16")
 #: Settings that may differ when a run is resumed: they only decide when it stops or where it
 #: runs, never what a training step does.
 RESUMABLE = frozenset(
@@ -71,6 +72,8 @@ class SpliceTrainConfig:
         seed: seeds the initial weights, dropout and the per-epoch order.
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
         threads: torch CPU threads (None: torch's default).
+        precision: ``"fp32"``, or ``"bf16"`` for bf16 autocast of the training steps (the
+            weights, optimiser and validation stay float32).
     """
 
     batch_size: int = 32
@@ -89,6 +92,7 @@ class SpliceTrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         positive_ints = {"batch_size": self.batch_size, "max_epochs": self.max_epochs}
@@ -126,6 +130,11 @@ class SpliceTrainConfig:
             )
         if self.max_time_s is not None and not self.max_time_s > 0:
             raise ConfigError(f"splice training max_time_s must be positive, got {self.max_time_s}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"splice training precision must be one of {', '.join(PRECISIONS)}, "
+                f"not {self.precision!r}"
+            )
         if self.negatives not in NEGATIVES:
             raise ConfigError(
                 f"splice training negatives must be one of {', '.join(NEGATIVES)}, "
@@ -436,7 +445,9 @@ class _SpliceRun:
         rows = self.order[progress.batch * config.batch_size :][: config.batch_size]
         codes = torch.from_numpy(self.train.windows[rows]).long().to(self.device)
         target = torch.from_numpy(self.train.labels[rows]).to(self.device)
-        loss = self.loss_fn(self.model(codes).float(), target)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=config.precision == "bf16"):
+            logits = self.model(codes)
+        loss = self.loss_fn(logits.float(), target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip:

@@ -107,8 +107,9 @@ def _dilations(text: str) -> tuple[int, ...]:
     "--arch",
     type=click.Choice(["cnn", "mamba", "mamba2"]),
     default="cnn",
-    help="cnn: dilated residual CNN (SpliceAI-400); mamba: the source's selective SSM; "
-    "mamba2: the same classifier with Mamba-2 mixers (matmul-form SSD scan).",
+    help="cnn: dilated residual CNN (SpliceAI-400); mamba: the source's selective SSM window "
+    "classifier; mamba2: bidirectional Mamba-2 (matmul-form SSD scan) that, like the cnn, "
+    "scores every position of a genome in one pass.",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --output from last.pt.")
 @click.option("--d-model", type=int, default=128, help="mamba: width.")

@@ -379,3 +379,30 @@ def test_write_bedgraph_merges_runs_and_skips_zeros():
     assert handle.getvalue() == "chr1\t12\t14\t0.5\nchr1\t14\t15\t0.25\nchr1\t17\t20\t1\n"
     assert write_bedgraph(io.StringIO(), "chr1", np.zeros(4), offset=0) == 0
     assert write_bedgraph(io.StringIO(), "chr1", np.zeros(0), offset=0) == 0
+
+
+class GridFake(DenseFake):
+    """A dense fake whose receptive field is its whole input (as an SSM's): every logit also
+    carries the mean code of the input it was fed, so a score depends on where chunks lie."""
+
+    scan_chunk = 4
+
+    def forward_dense(self, codes: torch.Tensor) -> torch.Tensor:
+        logits = super().forward_dense(codes)
+        return logits + codes.float().mean(dim=1)[:, None, None] * torch.tensor([0.1, 0.2, 0.0])
+
+
+def test_unbounded_models_score_on_a_grid_fixed_in_sequence_coordinates():
+    model = GridFake()
+    codes = encode(SEQUENCE)
+    whole = score_sequence(model, codes, chunk=7, candidates_only=False)
+    for start, end in [(0, 18), (1, 17), (5, 6), (3, 15), (8, 18)]:
+        part = score_region(model, codes, start, end, chunk=3, candidates_only=False)
+        assert np.array_equal(part.donor, whole.donor[:, start:end])
+        assert np.array_equal(part.acceptor, whole.acceptor[:, start:end])
+    # The model's own chunk, whole grid cells with its flanks (18 nt -> 5 cells of 4 + 2).
+    assert {shape[1] for shape in model.calls} == {4 + 2}
+    # Without the grid the same fake's scores do depend on the region.
+    ungridded = type("Ungridded", (GridFake,), {"scan_chunk": None})()
+    shifted = score_region(ungridded, codes, 1, 17, chunk=3, candidates_only=False)
+    assert not np.array_equal(shifted.donor, whole.donor[:, 1:17])

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genatator.splice.models import MambaClassifier, SpliceModelConfig
+from genatator.splice.models import SpliceModelConfig, build_splice_model
 from genatator.splice.ssd import Mamba2Mixer, reference_ssd, ssd_scan
 
 LENGTHS = [1, 5, 37, 64, 100]
@@ -112,7 +112,7 @@ def test_mixer_rejects_a_width_that_heads_do_not_divide():
 def test_classifier_in_bf16_autocast_agrees_with_fp32():
     config = SpliceModelConfig(arch="mamba2", window=64, d_model=32, n_layers=2, headdim=16)
     torch.manual_seed(0)
-    model = MambaClassifier(config).eval()
+    model = build_splice_model(config).eval()
     codes = torch.randint(0, 4, (4, 64))
     with torch.no_grad():
         fp32 = model(codes).softmax(-1)

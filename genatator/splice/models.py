@@ -1,8 +1,9 @@
 """Splice-site classifiers (Mamba, Mamba-2, dilated CNN) behind one interface, with save/load.
 
 Every model maps a batch of windows of letter codes (:mod:`genatator.splice.windows`) to logits
-of the centre site's class (donor, acceptor, neither). Only the CNN also scores every position of
-a sequence of any length (``dense = True``, :meth:`SpliceModel.forward_dense`).
+of the centre site's class (donor, acceptor, neither). The CNN and the bidirectional Mamba-2 also
+score every position of a sequence of any length (``dense = True``,
+:meth:`SpliceModel.forward_dense`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class SpliceModelConfig:
     """Hyper-parameters of a splice classifier; only the fields of ``arch`` are used.
 
     Attributes:
-        arch: ``"mamba"`` (Mamba-1 mixers), ``"mamba2"`` (Mamba-2 mixers, SSD scan) or ``"cnn"``.
+        arch: ``"mamba"`` (the source's window classifier), ``"mamba2"`` (bidirectional Mamba-2,
+            every position) or ``"cnn"``.
         window: window length in nucleotides (the site base is at ``window // 2``).
         dropout: dropout of the mamba model (the CNN has none, as SpliceAI).
         d_model: mamba width.
@@ -127,7 +129,7 @@ def parameter_count(model: nn.Module) -> int:
 class SpliceModel(nn.Module):
     """Base class: window classification (``forward``) and, for the CNN, per-position logits."""
 
-    #: True when :meth:`forward_dense` gives per-position logits (only the CNN).
+    #: True when :meth:`forward_dense` gives per-position logits (the CNN and the Mamba-2).
     dense: ClassVar[bool] = False
 
     def __init__(self, config: SpliceModelConfig) -> None:
@@ -166,11 +168,8 @@ class _MambaBlock(nn.Module):
     def __init__(self, config: SpliceModelConfig) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(config.d_model)
-        shape = dict(d_state=config.d_state, d_conv=config.d_conv, expand=config.expand)
-        self.mixer: nn.Module = (
-            Mamba2Mixer(config.d_model, headdim=config.headdim, **shape)
-            if config.arch == "mamba2"
-            else MambaMixer(config.d_model, **shape)
+        self.mixer = MambaMixer(
+            config.d_model, d_state=config.d_state, d_conv=config.d_conv, expand=config.expand
         )
         self.dropout = nn.Dropout(config.dropout)
 
@@ -180,9 +179,6 @@ class _MambaBlock(nn.Module):
 
 class MambaClassifier(SpliceModel):
     """The source project's Mamba window classifier, with residual connections added.
-
-    ``arch = "mamba2"`` swaps each Mamba-1 mixer for a Mamba-2 one (scalar decay per head, so
-    its scan is the matmul-form SSD of :mod:`genatator.splice.ssd`); the rest is the same.
 
     Letter embedding + learned absolute position embedding (both Xavier-initialised),
     ``n_layers`` residual Mamba blocks, a final LayerNorm, attention pooling over positions
@@ -218,6 +214,70 @@ class MambaClassifier(SpliceModel):
         weights = scores.softmax(dim=-1)
         pooled = torch.einsum("bl,bld->bd", weights, x)
         return self.head(pooled)
+
+
+# -- bidirectional Mamba-2 ----------------------------------------------------------------------
+
+
+class _BidirectionalBlock(nn.Module):
+    """``x + Dropout(fwd(LN(x)) + flip(bwd(flip(LN(x)))))``: one Mamba-2 mixer per direction."""
+
+    def __init__(self, config: SpliceModelConfig) -> None:
+        super().__init__()
+        shape = dict(
+            d_state=config.d_state, d_conv=config.d_conv, expand=config.expand,
+            headdim=config.headdim,
+        )  # fmt: skip
+        self.norm = nn.LayerNorm(config.d_model)
+        self.forward_mixer = Mamba2Mixer(config.d_model, **shape)
+        self.backward_mixer = Mamba2Mixer(config.d_model, **shape)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x)
+        both = self.forward_mixer(h) + self.backward_mixer(h.flip(1)).flip(1)
+        return x + self.dropout(both)
+
+
+class BidirectionalMamba2(SpliceModel):
+    """Bidirectional Mamba-2 that labels every position, so it scans a genome in one pass.
+
+    Letter embedding (no position table: the model is the same at every offset) →
+    ``n_layers`` bidirectional Mamba-2 blocks (SSD scan, :mod:`genatator.splice.ssd`) → LayerNorm
+    → 3 logits per position. Trained, like the CNN, on the centre label of each window. Unlike
+    the CNN its receptive field is not bounded: a genome scan gives each position at least
+    ``window // 2`` nt on each side (:attr:`context`), the context it was trained with.
+    """
+
+    dense: ClassVar[bool] = True
+
+    def __init__(self, config: SpliceModelConfig) -> None:
+        super().__init__(config)
+        self.embedding = nn.Embedding(windows.VOCAB_SIZE, config.d_model)
+        self.layers = nn.ModuleList(_BidirectionalBlock(config) for _ in range(config.n_layers))
+        self.head = nn.Sequential(nn.LayerNorm(config.d_model), nn.Linear(config.d_model, 3))
+
+    @property
+    def context(self) -> int:
+        """Flank a genome scan gives each position, both sides together: the training window."""
+        return self.config.window
+
+    @property
+    def scan_chunk(self) -> int:
+        """Positions per pass of a genome scan: one window, on a grid fixed in sequence
+        coordinates, so a position's score does not depend on the region asked for."""
+        return self.config.window
+
+    def forward_dense(self, codes: torch.Tensor) -> torch.Tensor:
+        if codes.dim() != 2:
+            raise ValueError(f"expected (batch, length) letter codes, got {tuple(codes.shape)}")
+        x = self.embedding(codes)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.forward_dense(codes)[:, codes.shape[1] // 2]
 
 
 # -- dilated CNN -----------------------------------------------------------------------------------
@@ -291,8 +351,10 @@ class DilatedCNN(SpliceModel):
 
 def build_splice_model(config: SpliceModelConfig) -> SpliceModel:
     """A freshly initialised model of ``config.arch`` (seed torch first for a fixed init)."""
-    if config.arch in ("mamba", "mamba2"):
+    if config.arch == "mamba":
         return MambaClassifier(config)
+    if config.arch == "mamba2":
+        return BidirectionalMamba2(config)
     if config.arch == "cnn":
         return DilatedCNN(config)
     raise ModelError(f"unknown splice model arch {config.arch!r}")  # config checks this already
@@ -347,6 +409,7 @@ def load_splice_model(directory: str | Path, device: str | torch.device = "cpu")
 
 __all__ = [
     "ARCHS",
+    "BidirectionalMamba2",
     "DilatedCNN",
     "MambaClassifier",
     "SpliceModel",

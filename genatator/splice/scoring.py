@@ -6,7 +6,8 @@ probability that genomic position ``p`` is the first intron base of an intron on
 transcript orientation. A minus-strand donor at ``p`` therefore has its GT on the reverse
 complement of genome ``[p - 1, p + 1)``.
 
-Dense models (``model.dense``) label every position of long chunks at once; window models
+Dense models (``model.dense``: the CNN, the bidirectional Mamba-2) label every position of long
+chunks at once; window models
 classify one window per candidate position (a canonical motif at the site) and leave every other
 position at 0.
 """
@@ -187,6 +188,23 @@ def _score_dense(
     return SiteScores(np.ascontiguousarray(donor), np.ascontiguousarray(acceptor))
 
 
+def _score_dense_on_grid(
+    model: nn.Module, codes: np.ndarray, start: int, end: int, chunk: int, batch_size: int, device
+) -> SiteScores:
+    """Dense scores; a model with a ``scan_chunk`` (an unbounded receptive field, so a score
+    depends on where its chunk lies) is run on that chunk's grid in sequence coordinates."""
+    grid = getattr(model, "scan_chunk", None)
+    if not grid:
+        return _score_dense(model, codes, start, end, chunk, batch_size, device)
+    # Past the sequence's end the grid runs on in PAD, so both strands' chunks stay on it.
+    lo, hi = start - start % grid, end + (-end) % grid
+    scores = _score_dense(model, codes, lo, hi, grid, batch_size, device)
+    keep = slice(start - lo, end - lo)
+    return SiteScores(
+        np.ascontiguousarray(scores.donor[:, keep]), np.ascontiguousarray(scores.acceptor[:, keep])
+    )
+
+
 def _score_windows(
     model: nn.Module,
     codes: np.ndarray,
@@ -246,7 +264,10 @@ def score_region(
         batch_size: windows per forward pass. Dense models pass as many whole chunks as hold
             about ``batch_size * model.config.window`` positions (at least one chunk).
         device: where the model runs; batches are moved there.
-        chunk: positions per dense chunk (the result does not depend on it).
+        chunk: positions per dense chunk (the result does not depend on it). Models with an
+            unbounded receptive field (the Mamba-2) use their own ``scan_chunk`` instead, on a
+            grid fixed in sequence coordinates, so a position's score does not depend on the
+            region either.
         candidates_only: score only positions carrying a canonical motif
             (:data:`DONOR_MOTIFS`, :data:`ACCEPTOR_MOTIFS`) and set every other position to 0.
             The default for every model: all are trained on windows centred on a motif, so
@@ -275,7 +296,7 @@ def score_region(
     try:
         with torch.inference_mode():
             if dense:
-                scores = _score_dense(model, codes, start, end, chunk, batch_size, device)
+                scores = _score_dense_on_grid(model, codes, start, end, chunk, batch_size, device)
                 if candidates_only:
                     donor_mask, acceptor_mask = candidate_masks(codes, start, end)
                     scores.donor[~donor_mask] = 0.0

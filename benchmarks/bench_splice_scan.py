@@ -5,9 +5,10 @@ Two figures per scan and dtype, each the fastest of ``--repeat`` timed runs afte
 - ``scan``: one mixer's scan alone, forward + backward, on the shapes of one training batch of
   the default model (batch 32, window 512, 128 channels, state 16): for Mamba-1 ``exp(Δ·A)``,
   ``Δx·B``, the recurrence and ``C·h``; for the SSD the chunked matmul form over 4 heads of 32;
-- ``train``: one full training step of the default classifier with that mixer (``--arch mamba``
-  or ``mamba2``: forward, cross-entropy, backward, AdamW); bf16 runs under
-  ``torch.autocast("cpu", dtype=torch.bfloat16)``.
+- ``train``: one full training step (forward, cross-entropy, backward, AdamW) of the default
+  model using that scan: ``--arch mamba`` (310k parameters, 4 causal mixers) for mambapy and
+  chunked, ``--arch mamba2`` (440k parameters, 4 bidirectional blocks = 8 mixers) for the SSD;
+  bf16 runs under ``torch.autocast("cpu", dtype=torch.bfloat16)``.
 
     taskset -c 0 python benchmarks/bench_splice_scan.py --threads 1
 """
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from genatator.splice.chunked_scan import DEFAULT_CHUNK, fused_selective_scan
 from genatator.splice.mamba import selective_scan
-from genatator.splice.models import MambaClassifier, SpliceModelConfig
+from genatator.splice.models import SpliceModelConfig, build_splice_model, parameter_count
 from genatator.splice.ssd import DEFAULT_SSD_CHUNK, ssd_scan
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -98,10 +99,10 @@ def train_step(backend: str, chunk: int, batch: int, dtype: torch.dtype) -> Call
     """One AdamW training step of the default Mamba (or, for ``ssd``, Mamba-2) splice model."""
     config = SpliceModelConfig(arch="mamba2" if backend == "ssd" else "mamba")
     torch.manual_seed(0)
-    model = MambaClassifier(config).train()
+    model = build_splice_model(config).train()
     for layer in model.layers:
         if backend == "ssd":
-            layer.mixer.chunk = chunk
+            layer.forward_mixer.chunk = layer.backward_mixer.chunk = chunk
         else:
             layer.mixer.backend, layer.mixer.scan_chunk = backend, chunk
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
@@ -125,6 +126,9 @@ def main() -> None:
     runs += [(f"chunked/{c}", "chunked", c) for c in args.chunks]
     runs += [(f"ssd/{c}", "ssd", c) for c in args.ssd_chunks]
     print(f"threads {args.threads}, batch {args.batch}; windows/s (seconds per batch)")
+    for arch in ("mamba", "mamba2"):
+        model = build_splice_model(SpliceModelConfig(arch=arch))
+        print(f"{arch}: {parameter_count(model):,} parameters")
     for name in DTYPES:
         if name not in args.dtypes:
             continue

@@ -140,3 +140,19 @@ def write_gena_dir_from_golden(directory, golden_path, tokenizer, *, tag: str = 
     torch.save(state, directory / "pytorch_model.bin")
     tokenizer.save_pretrained(directory)
     return {k[len("bert.") :]: v for k, v in state.items()}
+
+
+def value_and_grads(fn, inputs, grad_y, dtype) -> list[torch.Tensor]:
+    """``fn(*inputs)`` and its gradients w.r.t. every input, computed in ``dtype``, as float64."""
+    leaves = [t.to(dtype).requires_grad_() for t in inputs]
+    y = fn(*leaves)
+    grads = torch.autograd.grad(y, leaves, grad_y.to(y.dtype))
+    return [t.double() for t in (y, *grads)]
+
+
+def relative_errors(got, expected) -> list[float]:
+    """Max absolute difference over max absolute reference value, per tensor."""
+    return [
+        float((a.detach() - b.detach()).abs().max() / b.detach().abs().max().clamp(min=1e-30))
+        for a, b in zip(got, expected)
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import relative_errors, value_and_grads
 
 from genatator.splice.chunked_scan import chunked_scan, fused_selective_scan
 from genatator.splice.mamba import reference_scan
@@ -34,22 +35,6 @@ def _reference(delta, A, u, B, C):
     return reference_scan(torch.exp(delta[..., None] * A), u[..., None] * B[:, :, None], C)
 
 
-def _value_and_grads(fn, inputs, grad_y, dtype):
-    """``fn(*inputs)`` and its gradients w.r.t. every input, computed in ``dtype``, as float64."""
-    leaves = [x.to(dtype).requires_grad_() for x in inputs]
-    y = fn(*leaves)
-    grads = torch.autograd.grad(y, leaves, grad_y.to(y.dtype))
-    return [t.double() for t in (y, *grads)]
-
-
-def _relative_errors(got, expected) -> list[float]:
-    """Max absolute difference over max absolute reference value, per tensor."""
-    return [
-        float((a.detach() - b.detach()).abs().max() / b.detach().abs().max().clamp(min=1e-30))
-        for a, b in zip(got, expected)
-    ]
-
-
 @pytest.mark.parametrize("decay", list(DECAYS))
 @pytest.mark.parametrize("length", LENGTHS)
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, FP32_TOL), (torch.bfloat16, BF16_TOL)])
@@ -57,9 +42,9 @@ def test_fused_scan_equals_recurrence_forward_and_backward(length, decay, dtype,
     *inputs, grad_y = _inputs(length, decay)
     # Ground truth: the recurrence in float64 on the inputs rounded to dtype.
     rounded = [x.to(dtype).double() for x in inputs]
-    expected = _value_and_grads(_reference, rounded, grad_y.to(dtype).double(), torch.float64)
-    got = _value_and_grads(lambda *x: fused_selective_scan(*x, chunk=7), inputs, grad_y, dtype)
-    assert max(_relative_errors(got, expected)) < tol
+    expected = value_and_grads(_reference, rounded, grad_y.to(dtype).double(), torch.float64)
+    got = value_and_grads(lambda *x: fused_selective_scan(*x, chunk=7), inputs, grad_y, dtype)
+    assert max(relative_errors(got, expected)) < tol
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -68,22 +53,22 @@ def test_chunked_scan_equals_recurrence_forward_and_backward(length, dtype, tol)
     delta, A, u, B, C, grad_y = _inputs(length, "weak", seed=1)
     inputs = [torch.exp(delta[..., None] * A), u[..., None] * B[:, :, None], C]
     rounded = [x.to(dtype).double() for x in inputs]
-    expected = _value_and_grads(reference_scan, rounded, grad_y.to(dtype).double(), torch.float64)
-    got = _value_and_grads(lambda *x: chunked_scan(*x, chunk=7), inputs, grad_y, dtype)
-    assert max(_relative_errors(got, expected)) < tol
+    expected = value_and_grads(reference_scan, rounded, grad_y.to(dtype).double(), torch.float64)
+    got = value_and_grads(lambda *x: chunked_scan(*x, chunk=7), inputs, grad_y, dtype)
+    assert max(relative_errors(got, expected)) < tol
 
 
 @pytest.mark.parametrize("length", [37, 100])
 def test_result_does_not_depend_on_the_chunk_size(length):
     *inputs, grad_y = _inputs(length, "weak", seed=2)
     runs = [
-        _value_and_grads(
+        value_and_grads(
             lambda *x, k=k: fused_selective_scan(*x, chunk=k), inputs, grad_y, torch.float32
         )
         for k in (1, 7, 64, length)
     ]
     for run in runs[1:]:
-        assert max(_relative_errors(run, runs[0])) < FP32_TOL
+        assert max(relative_errors(run, runs[0])) < FP32_TOL
     state_runs = [
         chunked_scan(
             *(

@@ -286,17 +286,23 @@ def model_with_splice_model(tmp_path, counted_model):
     return model
 
 
-def test_the_models_splice_model_feeds_the_hmm_unless_turned_off(
-    capsys, model_with_splice_model, small_genome, tmp_path, monkeypatch, gt_binary
-):
-    scorers = []
+@pytest.fixture
+def scorers(monkeypatch) -> list:
+    """The ``site_scorer`` of every ``hmm_transcripts`` call the pipeline makes, in order."""
+    calls: list = []
     original = genatator.pipeline.hmm_transcripts
 
     def recording(*args, **kwargs):
-        scorers.append(kwargs["site_scorer"])
+        calls.append(kwargs["site_scorer"])
         return original(*args, **kwargs)
 
     monkeypatch.setattr(genatator.pipeline, "hmm_transcripts", recording)
+    return calls
+
+
+def test_the_models_splice_model_feeds_the_hmm_unless_turned_off(
+    capsys, model_with_splice_model, small_genome, tmp_path, scorers, gt_binary
+):
     output = tmp_path / "sites.gff3"
     code, _, err = run_cli(capsys, "annotate", small_genome, "-m", model_with_splice_model,
                            "-o", output, "--device", "cpu", "-q")  # fmt: skip
@@ -316,10 +322,10 @@ def test_the_models_splice_model_feeds_the_hmm_unless_turned_off(
 
 @pytest.mark.parametrize("arch", ["mamba", "mamba2"])
 def test_a_mamba_site_model_feeds_the_hmm_end_to_end(
-    arch, capsys, counted_model, small_genome, tmp_path, monkeypatch, gt_binary
+    arch, capsys, counted_model, small_genome, tmp_path, scorers, gt_binary
 ):
-    """A window (non-dense) site model given with --splice-model scores the candidate sites of
-    the decoded region, and annotate writes valid GFF3."""
+    """A Mamba site model given with --splice-model (the window classifier, or the dense
+    Mamba-2) scores the candidate sites of the decoded region, and annotate writes valid GFF3."""
     from genatator.splice.models import SpliceModelConfig, build_splice_model
 
     torch.manual_seed(0)
@@ -327,14 +333,6 @@ def test_a_mamba_site_model_feeds_the_hmm_end_to_end(
     if arch == "mamba2":
         config["headdim"] = 8
     build_splice_model(SpliceModelConfig.from_dict(config)).save_pretrained(tmp_path / "sites")
-    scorers = []
-    original = genatator.pipeline.hmm_transcripts
-
-    def recording(*args, **kwargs):
-        scorers.append(kwargs["site_scorer"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(genatator.pipeline, "hmm_transcripts", recording)
     output = tmp_path / "mamba.gff3"
     code, _, err = run_cli(capsys, "annotate", small_genome, "-m", counted_model,
                            "-o", output, "--splice-model", tmp_path / "sites",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import relative_errors, value_and_grads
 
 from genatator.splice.models import SpliceModelConfig, build_splice_model
 from genatator.splice.ssd import Mamba2Mixer, reference_ssd, ssd_scan
@@ -29,41 +30,26 @@ def _inputs(length: int, decay: str, seed: int = 0) -> tuple[torch.Tensor, ...]:
     return x, log_decay, B, C, grad_y
 
 
-def _value_and_grads(fn, inputs, grad_y, dtype):
-    """``fn(*inputs)`` and its gradients w.r.t. every input, computed in ``dtype``, as float64."""
-    leaves = [t.to(dtype).requires_grad_() for t in inputs]
-    y = fn(*leaves)
-    grads = torch.autograd.grad(y, leaves, grad_y.to(y.dtype))
-    return [t.double() for t in (y, *grads)]
-
-
-def _relative_errors(got, expected) -> list[float]:
-    return [
-        float((a - b).detach().abs().max() / b.detach().abs().max().clamp(min=1e-30))
-        for a, b in zip(got, expected)
-    ]
-
-
 @pytest.mark.parametrize("decay", list(DECAYS))
 @pytest.mark.parametrize("length", LENGTHS)
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, FP32_TOL), (torch.bfloat16, BF16_TOL)])
 def test_ssd_scan_equals_the_recurrence_forward_and_backward(length, decay, dtype, tol):
     *inputs, grad_y = _inputs(length, decay)
     rounded = [t.to(dtype).double() for t in inputs]
-    expected = _value_and_grads(reference_ssd, rounded, grad_y.to(dtype).double(), torch.float64)
-    got = _value_and_grads(lambda *t: ssd_scan(*t, chunk=7), inputs, grad_y, dtype)
-    assert max(_relative_errors(got, expected)) < tol
+    expected = value_and_grads(reference_ssd, rounded, grad_y.to(dtype).double(), torch.float64)
+    got = value_and_grads(lambda *t: ssd_scan(*t, chunk=7), inputs, grad_y, dtype)
+    assert max(relative_errors(got, expected)) < tol
 
 
 @pytest.mark.parametrize("length", [37, 100])
 def test_result_does_not_depend_on_the_chunk_size(length):
     *inputs, grad_y = _inputs(length, "weak", seed=2)
     runs = [
-        _value_and_grads(lambda *t, k=k: ssd_scan(*t, chunk=k), inputs, grad_y, torch.float32)
+        value_and_grads(lambda *t, k=k: ssd_scan(*t, chunk=k), inputs, grad_y, torch.float32)
         for k in (1, 7, 64, length)
     ]
     for run in runs[1:]:
-        assert max(_relative_errors(run, runs[0])) < FP32_TOL
+        assert max(relative_errors(run, runs[0])) < FP32_TOL
 
 
 def test_hand_computed_two_steps():

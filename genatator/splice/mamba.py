@@ -110,6 +110,15 @@ def reference_scan(deltaA: torch.Tensor, deltaBx: torch.Tensor, C: torch.Tensor)
     return torch.stack(outputs, dim=1)
 
 
+def initial_dt_bias(size: int, dt_min: float, dt_max: float, floor: float = 0.0) -> torch.Tensor:
+    """``softplus⁻¹(Δ₀)`` for ``size`` channels, Δ₀ log-uniform in ``[dt_min, dt_max]`` and at
+    least ``floor``, so ``softplus(bias)`` starts in that range (Mamba's Δ initialisation)."""
+    dt = torch.exp(
+        torch.rand(size) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+    ).clamp(min=floor)
+    return dt + torch.log(-torch.expm1(-dt))
+
+
 class MambaMixer(nn.Module):
     """One Mamba mixer (no norm, no residual): ``(B, L, d_model) -> (B, L, d_model)``, causal.
 
@@ -156,15 +165,11 @@ class MambaMixer(nn.Module):
         self.dt_proj = nn.Linear(self.dt_rank, inner, bias=True)
         self.out_proj = nn.Linear(inner, d_model, bias=False)
 
-        # Δ projection: weights uniform in ±dt_rank^-0.5; bias = softplus⁻¹(Δ₀) with Δ₀
-        # log-uniform in [dt_min, dt_max], so softplus(bias) starts in that range.
+        # Δ projection: weights uniform in ±dt_rank^-0.5; the bias as initial_dt_bias.
         std = self.dt_rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -std, std)
-        dt = torch.exp(
-            torch.rand(inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
-        ).clamp(min=dt_init_floor)
         with torch.no_grad():
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+            self.dt_proj.bias.copy_(initial_dt_bias(inner, dt_min, dt_max, dt_init_floor))
         # S4D-real initialisation: A = -(1..N) in every channel, stored as log(-A).
         A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(inner, 1)
         self.A_log = nn.Parameter(torch.log(A))
@@ -218,4 +223,4 @@ class MambaMixer(nn.Module):
         return self.out_proj(y * F.silu(z))
 
 
-__all__ = ["MambaMixer", "mamba_backend", "reference_scan", "selective_scan"]
+__all__ = ["MambaMixer", "initial_dt_bias", "mamba_backend", "reference_scan", "selective_scan"]

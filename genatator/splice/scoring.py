@@ -7,9 +7,8 @@ transcript orientation. A minus-strand donor at ``p`` therefore has its GT on th
 complement of genome ``[p - 1, p + 1)``.
 
 Dense models (``model.dense``: the CNN, the bidirectional Mamba-2) label every position of long
-chunks at once; window models
-classify one window per candidate position (a canonical motif at the site) and leave every other
-position at 0.
+chunks at once; window models classify one window per candidate position (a canonical motif at
+the site) and leave every other position at 0.
 """
 
 from __future__ import annotations

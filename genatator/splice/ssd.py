@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genatator.splice.mamba import initial_dt_bias
+
 #: Chunk length Q of :func:`ssd_scan` (the result does not depend on it).
 DEFAULT_SSD_CHUNK = 32
 
@@ -143,12 +145,9 @@ class Mamba2Mixer(nn.Module):
         self.conv1d = nn.Conv1d(conv_width, conv_width, d_conv, groups=conv_width, bias=True)
         self.norm = nn.RMSNorm(inner, eps=1e-5)
         self.out_proj = nn.Linear(inner, d_model, bias=False)
-        # Δ bias = softplus⁻¹(Δ₀), Δ₀ log-uniform in [dt_min, dt_max]; A = −(1..heads) as in
-        # Mamba-2's uniform-range initialisation, stored as log(−A).
-        dt = torch.exp(
-            torch.rand(self.heads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
-        )
-        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
+        # One Δ bias per head; A = −(1..heads) as in Mamba-2's uniform-range initialisation,
+        # stored as log(−A).
+        self.dt_bias = nn.Parameter(initial_dt_bias(self.heads, dt_min, dt_max))
         self.A_log = nn.Parameter(torch.log(torch.arange(1, self.heads + 1, dtype=torch.float32)))
         self.D = nn.Parameter(torch.ones(self.heads))
 
